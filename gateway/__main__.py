@@ -1,0 +1,5 @@
+"""``python -m gateway`` starts a node."""
+
+from gateway.cli import main
+
+main()

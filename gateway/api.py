@@ -1,0 +1,157 @@
+"""The application-server HTTP API (contract section 2): send, batch, status, cancel, introspect."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import BadRequest, GatewayError, PayloadTooLarge, reason
+from gateway.frames import describe
+from gateway.store import Accepted, Outgoing
+from gateway.transport import NODE
+
+MAX_PAYLOAD_BYTES = 4096
+MAX_BATCH = 500
+MAX_BODY_BYTES = 4 << 20
+DEFAULT_TTL = 86400
+
+Ttl = Annotated[int, msgspec.Meta(ge=0, le=2419200)]
+CollapseKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class SendRequest(msgspec.Struct):
+    """Body of ``POST /v1/notifications`` (unknown fields are ignored)."""
+
+    registrationID: str
+    payload: str
+    ttl: Ttl | msgspec.UnsetType = msgspec.UNSET
+    collapseKey: CollapseKey | msgspec.UnsetType = msgspec.UNSET
+
+
+class BatchRequest(msgspec.Struct):
+    notifications: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=MAX_BATCH)]
+
+
+class Queued(msgspec.Struct):
+    notificationID: str
+    status: str = "queued"
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    code: int
+    desc: str
+    detail: str | None = None
+
+
+_send_decoder = msgspec.json.Decoder(SendRequest)
+_batch_decoder = msgspec.json.Decoder(BatchRequest)
+_encoder = msgspec.json.Encoder()
+
+
+def _json(body: msgspec.Struct | list[msgspec.Struct], status: int = 200) -> web.Response:
+    return web.Response(body=_encoder.encode(body), status=status, content_type="application/json")
+
+
+def error_response(error: GatewayError) -> web.Response:
+    """The contract's ``{code, desc, detail}`` body for an error."""
+    return _json(ErrorBody(error.code, reason(error.code), error.detail), error.code)
+
+
+def _outgoing(raw: bytes | msgspec.Raw) -> Outgoing:
+    try:
+        body = _send_decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise BadRequest(describe(error)) from None
+    except msgspec.DecodeError as error:
+        raise BadRequest(f"body: invalid JSON: {error}") from None
+    if not body.registrationID:
+        raise BadRequest("registrationID: expected a non-empty string")
+    if len(body.payload.encode()) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"payload: more than {MAX_PAYLOAD_BYTES} bytes as UTF-8")
+    ttl = DEFAULT_TTL if body.ttl is msgspec.UNSET else body.ttl
+    collapse = None if body.collapseKey is msgspec.UNSET else body.collapseKey
+    return Outgoing(body.registrationID, body.payload, ttl, collapse)
+
+
+def _queued(accepted: Accepted) -> Queued:
+    return Queued(accepted.notification_id)
+
+
+async def send(request: web.Request) -> web.Response:
+    """``POST /v1/notifications``: 202 once the notification is durable in Redis."""
+    node = request.app[NODE]
+    outgoing = _outgoing(await request.read())
+    accepted = await node.store.send(outgoing, node.settings.max_pending)
+    response = _json(_queued(accepted), 202)
+    response.headers["Location"] = f"/v1/notifications/{accepted.notification_id}"
+    return response
+
+
+async def send_batch(request: web.Request) -> web.Response:
+    """``POST /v1/notifications:batch``: up to 500, results in order."""
+    node = request.app[NODE]
+    try:
+        batch = _batch_decoder.decode(await request.read())
+    except msgspec.ValidationError as error:
+        raise BadRequest(describe(error)) from None
+    except msgspec.DecodeError as error:
+        raise BadRequest(f"body: invalid JSON: {error}") from None
+    decoded: list[Outgoing | GatewayError] = []
+    for index, raw in enumerate(batch.notifications):
+        try:
+            decoded.append(_outgoing(raw))
+        except GatewayError as error:
+            decoded.append(type(error)(f"notifications[{index}].{error.detail}"))
+    valid = [item for item in decoded if isinstance(item, Outgoing)]
+    stored = iter(await node.store.send_many(valid, node.settings.max_pending) if valid else [])
+    results: list[msgspec.Struct] = []
+    for item in decoded:
+        outcome = next(stored) if isinstance(item, Outgoing) else item
+        if isinstance(outcome, Accepted):
+            results.append(_queued(outcome))
+        else:
+            results.append(ErrorBody(outcome.code, reason(outcome.code), outcome.detail))
+    return _json(BatchResults(results))
+
+
+class BatchResults(msgspec.Struct):
+    results: list[msgspec.Struct]
+
+
+async def status(request: web.Request) -> web.Response:
+    """``GET /v1/notifications/{id}``."""
+    record = await request.app[NODE].store.status(request.match_info["notification_id"])
+    return _json(record)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    """``DELETE /v1/notifications/{id}``: 204, 409 when final, 404 unknown."""
+    await request.app[NODE].store.cancel(request.match_info["notification_id"])
+    return web.Response(status=204)
+
+
+async def client(request: web.Request) -> web.Response:
+    """``GET /v1/clients/{clientID}``: introspection."""
+    return _json(await request.app[NODE].store.client_info(request.match_info["client_id"]))
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn GatewayError into the contract's error body; never a 500 for bad input."""
+    try:
+        return await handler(request)
+    except GatewayError as error:
+        return error_response(error)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(PayloadTooLarge("body: too large"))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/notifications", send)
+    app.router.add_post("/v1/notifications:batch", send_batch)
+    app.router.add_get("/v1/notifications/{notification_id}", status)
+    app.router.add_delete("/v1/notifications/{notification_id}", cancel)
+    app.router.add_get("/v1/clients/{client_id}", client)

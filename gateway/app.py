@@ -1,0 +1,111 @@
+"""The aiohttp application of a node: routes, middlewares, lifecycle and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import api, metrics, transport
+from gateway.errors import GatewayError
+from gateway.node import Node
+from gateway.transport import NODE
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def count_http(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every HTTP answer by route pattern (a bounded label) and code."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        metrics.HTTP_REQUESTS.labels(route, str(error.status)).inc()
+        if request.path.startswith("/v1/"):
+            return api.error_response(_as_gateway_error(error))
+        raise
+    metrics.HTTP_REQUESTS.labels(route, str(response.status)).inc()
+    return response
+
+
+def _as_gateway_error(error: web.HTTPException) -> GatewayError:
+    converted = GatewayError(error.reason)
+    converted.code = error.status
+    return converted
+
+
+def build_app(node: Node) -> web.Application:
+    """The application serving one node; the node's tasks live as long as the app."""
+    app = web.Application(middlewares=[count_http, api.errors_as_json])
+    app[NODE] = node
+    transport.add_routes(app)
+    api.add_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        node.start()
+        yield
+        await node.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def drain(node: Node) -> None:
+    """Refuse new work, close websockets with 1001 spread over the drain window."""
+    node.draining = True
+    metrics.DRAINING.set(1)
+    metrics.READY.set(0)
+    outlets = list(node.local.outlets.values())
+    window = node.settings.drain_window
+    log.info("draining", extra={"connections": len(outlets), "window_seconds": window})
+    started = time.monotonic()
+    for index, outlet in enumerate(outlets):
+        delay = started + window * index / max(1, len(outlets)) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        outlet.close_soon(1001, "going away")
+    await node.local.no_outlets.wait()
+
+
+async def serve(node: Node) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and return."""
+    settings = node.settings
+    runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    port = _bound_port(runner) or settings.port
+    log.info(
+        "ready on %s:%d, redis %s",
+        settings.host,
+        port,
+        node.redis_address,
+        extra={"port": port, "redis": node.redis_address},
+    )
+    await stop.wait()
+    log.info("signal received: draining")
+    try:
+        async with asyncio.timeout(settings.drain_grace - 0.5):
+            await drain(node)
+            await runner.cleanup()
+    except TimeoutError:
+        log.warning("drain grace period ran out; exiting")
+    log.info("stopped")
+
+
+def _bound_port(runner: web.AppRunner) -> int | None:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return None

@@ -1,0 +1,213 @@
+"""Notification channels held by this node, and the pump that feeds each one.
+
+A channel reads its client's pending notifications from Redis in acceptance
+order, at most ``window`` unacknowledged at a time, and writes them to its
+websocket. It is woken by a doorbell from the node bus, by an acknowledgement
+that frees room, and by the periodic catch-up; it never trusts a doorbell to
+carry data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from gateway import frames, metrics
+from gateway.errors import Unavailable
+from gateway.store import Pending, Store
+
+log = logging.getLogger(__name__)
+_RETRY_DELAY = 0.5
+
+
+class Outlet(Protocol):
+    """Where a channel writes its frames (the websocket session)."""
+
+    conn_id: str
+
+    async def push(self, frame: bytes) -> None: ...
+
+    def close_soon(self, code: int, reason: str) -> None: ...
+
+    def drop_channel(self) -> None: ...
+
+
+def delivery_frame(note: Pending) -> bytes:
+    """The ``notificationDeliveryReq`` frame of a pending notification."""
+    return frames.encode(
+        frames.NotificationDeliveryReq(
+            notificationID=note.notification_id,
+            registrationID=note.registration_id,
+            applicationID=note.application_id,
+            payload=note.payload,
+            sentTime=note.accepted_ms,
+        )
+    )
+
+
+class Channel:
+    """One client's active notification channel on this node."""
+
+    def __init__(
+        self, store: Store, outlet: Outlet, client_id: str, tag: str, epoch: int, window: int
+    ) -> None:
+        self.store = store
+        self.outlet = outlet
+        self.client_id = client_id
+        self.tag = tag
+        self.epoch = epoch
+        self.window = window
+        self.cursor = 0
+        self.inflight: set[str] = set()
+        self._acks: list[tuple[str, bool]] = []
+        self._wake = asyncio.Event()
+        self._acked = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def idle(self) -> bool:
+        """True when the channel has room and is not reading."""
+        return len(self.inflight) < self.window and not self._wake.is_set()
+
+    def start(self) -> None:
+        """Start pushing (idempotent); the first pass reads everything pending."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._flush())]
+        self._wake.set()
+
+    def renew(self, epoch: int) -> None:
+        """Activated again on the same connection: resend what is unacknowledged."""
+        self.epoch = epoch
+        self.cursor = 0
+        self.inflight.clear()
+        self._wake.set()
+
+    def ring(self) -> None:
+        self._wake.set()
+
+    def acknowledge(self, notification_id: str, delivered: bool) -> None:
+        """Queue an acknowledgement; it is written to Redis by the flusher."""
+        self._acks.append((notification_id, delivered))
+        self._acked.set()
+
+    async def stop(self) -> None:
+        """Stop pushing; acknowledgements already received are still written."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._acks:
+            with contextlib.suppress(Unavailable):
+                await self._write_acks()
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._read_and_push()
+            except Unavailable:
+                await asyncio.sleep(_RETRY_DELAY)
+                self._wake.set()
+
+    async def _read_and_push(self) -> None:
+        while (room := self.window - len(self.inflight)) > 0:
+            batch = await self.store.fetch(self.tag, self.epoch, self.cursor, room)
+            if batch is None:
+                return  # fenced: another activation owns the client now
+            for note in batch:
+                self.inflight.add(note.notification_id)
+                self.cursor = note.seq
+                await self.outlet.push(delivery_frame(note))
+            if len(batch) < room:
+                return
+
+    async def _flush(self) -> None:
+        while True:
+            await self._acked.wait()
+            self._acked.clear()
+            try:
+                await self._write_acks()
+            except Unavailable:
+                await asyncio.sleep(_RETRY_DELAY)
+                self._acked.set()
+
+    async def _write_acks(self) -> None:
+        acks = self._acks
+        self._acks = []
+        try:
+            await self.store.acknowledge_many(self.tag, acks)
+        except Unavailable:
+            self._acks = acks + self._acks
+            raise
+        full = len(self.inflight) >= self.window
+        for notification_id, _ in acks:
+            self.inflight.discard(notification_id)
+        if full and len(self.inflight) < self.window:
+            self._wake.set()
+
+
+class LocalChannels:
+    """The sessions and channels of this node, addressed by the node bus."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.outlets: dict[str, Outlet] = {}
+        self.channels: dict[str, Channel] = {}
+        self.no_outlets = asyncio.Event()
+        self.no_outlets.set()
+
+    def add_outlet(self, outlet: Outlet) -> None:
+        self.outlets[outlet.conn_id] = outlet
+        self.no_outlets.clear()
+
+    def remove_outlet(self, outlet: Outlet) -> None:
+        self.outlets.pop(outlet.conn_id, None)
+        if not self.outlets:
+            self.no_outlets.set()
+
+    def put(self, channel: Channel) -> None:
+        self.channels[channel.tag] = channel
+        metrics.CHANNELS_ACTIVE.set(len(self.channels))
+
+    def discard(self, channel: Channel) -> None:
+        if self.channels.get(channel.tag) is channel:
+            del self.channels[channel.tag]
+            metrics.CHANNELS_ACTIVE.set(len(self.channels))
+
+    def on_bus_message(self, message: str) -> None:
+        """Act on one node-bus message (see docs/redis.md for the format)."""
+        verb, _, rest = message.partition(" ")
+        if verb == "ring":
+            channel = self.channels.get(rest)
+            if channel is not None:
+                channel.ring()
+        elif verb == "close":
+            conn_id, _, code = rest.partition(" ")
+            outlet = self.outlets.get(conn_id)
+            if outlet is not None:
+                reason = "superseded" if code == "4001" else "deregistered"
+                outlet.close_soon(int(code), reason)
+        elif verb == "drop":
+            outlet = self.outlets.get(rest)
+            if outlet is not None:
+                outlet.drop_channel()
+
+    def ring_all(self) -> None:
+        """Wake every channel (after the bus reconnected: doorbells may be lost)."""
+        for channel in self.channels.values():
+            channel.ring()
+
+    async def catch_up(self) -> None:
+        """Wake idle channels whose queue holds more than they have read."""
+        idle = [channel for channel in self.channels.values() if channel.idle]
+        for start in range(0, len(idle), 500):
+            chunk = idle[start : start + 500]
+            waiting = await self.store.pending_after([(c.tag, c.cursor) for c in chunk])
+            for channel, count in zip(chunk, waiting, strict=True):
+                if count:
+                    channel.ring()

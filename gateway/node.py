@@ -1,0 +1,103 @@
+"""One gateway node: its settings, store, local channels and node bus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from gateway.bus import NodeBus
+from gateway.channels import LocalChannels
+from gateway.config import Settings
+from gateway.errors import Unavailable
+from gateway.limits import TokenBucket
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def redis_address(url: str) -> str:
+    """The Redis URL without credentials, fit for logs."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
+
+
+LIVENESS_PERIOD = 5.0
+LIVENESS_TTL = 15.0
+
+
+@dataclass
+class Node:
+    """Everything a request handler may use; built once per process."""
+
+    settings: Settings
+    store: Store
+    local: LocalChannels
+    bus: NodeBus
+    connect_bucket: TokenBucket
+    redis_address: str
+    draining: bool = False
+    redis_ok: bool = True
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def node_id(self) -> str:
+        return self.settings.node_id
+
+    @classmethod
+    def create(cls, settings: Settings, redis_url: str) -> Node:
+        store = Store(
+            redis_url, timeout=settings.redis_timeout, status_retention=settings.status_retention
+        )
+        local = LocalChannels(store)
+        bus = NodeBus(
+            redis_url,
+            settings.node_id,
+            store,
+            local.on_bus_message,
+            local.ring_all,
+            timeout=settings.redis_timeout,
+        )
+        bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
+        return cls(settings, store, local, bus, bucket, redis_address(redis_url))
+
+    def start(self) -> None:
+        """Start the background tasks: bus listener, liveness record, catch-up."""
+        self.tasks = [
+            asyncio.create_task(self.bus.run(), name="bus"),
+            asyncio.create_task(self._liveness(), name="liveness"),
+            asyncio.create_task(self._catch_up(), name="catch-up"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Unavailable):
+            await self.store.node_gone(self.node_id)
+        await self.store.close()
+
+    async def _liveness(self) -> None:
+        while True:
+            try:
+                await self.store.heartbeat(self.node_id, LIVENESS_TTL)
+                if not self.redis_ok:
+                    log.info("redis reachable")
+                self.redis_ok = True
+            except Unavailable:
+                if self.redis_ok:
+                    log.warning("redis unreachable")
+                self.redis_ok = False
+            await asyncio.sleep(LIVENESS_PERIOD if self.redis_ok else 0.5)
+
+    async def _catch_up(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.catchup_interval)
+            with contextlib.suppress(Unavailable):
+                await self.local.catch_up()

@@ -1,0 +1,13 @@
+-- ARGV 5 clientID, 6 node, 7 connection. The last activation wins: the epoch is
+-- bumped (fencing the previous owner's reads) and the previous connection, if
+-- another one, is told to close with 4001. Returns the new epoch, or nil.
+if redis.call('HGET', CLIENT, 'id') ~= ARGV[5] then
+  return nil
+end
+local same, node, conn = owns(ARGV[6], ARGV[7])
+local epoch = redis.call('HINCRBY', CLIENT, 'epoch', 1)
+redis.call('HSET', CLIENT, 'node', ARGV[6], 'conn', ARGV[7])
+if node and not same then
+  tell(node, 'close ' .. conn .. ' 4001')
+end
+return epoch

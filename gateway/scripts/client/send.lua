@@ -1,0 +1,50 @@
+-- ARGV 5 registrationID, 6 notificationID, 7 payload, 8 ttl (ms), 9 collapseKey or '',
+-- 10 pending limit, 11 how long a ttl-0 notification may wait for the active channel (ms),
+-- 12 client tag (named in the doorbell).
+-- Stores one notification in acceptance order and rings the owning node.
+-- Returns {status, expired, replaced} with status 404, 429, or the stored status.
+local reg, id, collapse = ARGV[5], ARGV[6], ARGV[9]
+local app = redis.call('HGET', REGS, reg)
+if not app then
+  return {404, 0, 0}
+end
+local expired = sweep()
+local replaced = false
+if collapse ~= '' then
+  replaced = redis.call('HGET', COLLAPSE, reg .. ':' .. collapse)
+end
+local pending = redis.call('ZCARD', QUEUE)
+if replaced then
+  pending = pending - 1
+end
+if pending >= tonumber(ARGV[10]) then
+  return {429, expired, 0}
+end
+if replaced then
+  finish(replaced, 'cancelled')
+end
+local key = NOTE .. id
+local ttl = tonumber(ARGV[8])
+local node = redis.call('HGET', CLIENT, 'node')
+if ttl == 0 and not node then
+  redis.call('HSET', key, 'reg', reg, 'app', app, 'at', NOW, 'dl', NOW, 'st', 'expired', 'ft', NOW)
+  redis.call('PEXPIRE', key, KEEP)
+  return {'expired', expired, replaced and 1 or 0}
+end
+if ttl == 0 then
+  ttl = tonumber(ARGV[11])
+end
+local deadline = NOW + ttl
+local seq = redis.call('HINCRBY', CLIENT, 'seq', 1)
+redis.call('HSET', key, 'reg', reg, 'app', app, 'pl', ARGV[7], 'at', NOW, 'dl', deadline, 'st', 'queued')
+if collapse ~= '' then
+  redis.call('HSET', key, 'ck', collapse)
+  redis.call('HSET', COLLAPSE, reg .. ':' .. collapse, id)
+end
+redis.call('PEXPIREAT', key, deadline + KEEP)
+redis.call('ZADD', QUEUE, seq, id)
+redis.call('ZADD', DEADLINES, deadline, id)
+if node then
+  tell(node, 'ring ' .. ARGV[12])
+end
+return {'queued', expired, replaced and 1 or 0}

@@ -1,0 +1,170 @@
+"""One websocket connection: one reader loop, one writer task, a bounded outbox.
+
+The reader decodes each frame, answers requests strictly in arrival order and
+hands acknowledgements to the channel. Everything written to the socket goes
+through the outbox, so responses and notifications never interleave mid-frame
+and a slow peer pushes back on the pump instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from gateway import frames, ids, metrics
+from gateway.channels import Channel
+from gateway.errors import Unavailable
+from gateway.limits import TokenBucket
+from gateway.node import Node
+from gateway.procedures import answer
+
+log = logging.getLogger(__name__)
+# Consecutive refused frames (invalid or over the rate) before closing with 1008.
+STRIKE_LIMIT = 100
+_OUTBOX_SPARE = 64
+
+
+class Session:
+    """The state of one websocket connection on this node."""
+
+    def __init__(self, ws: web.WebSocketResponse, node: Node) -> None:
+        self.ws = ws
+        self.node = node
+        self.conn_id = ids.new_connection_id()
+        self.channel: Channel | None = None
+        settings = node.settings
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(settings.inflight_window + _OUTBOX_SPARE)
+        self._bucket = TokenBucket(settings.request_rate, 2 * settings.request_rate)
+        self._strikes = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def push(self, frame: bytes) -> None:
+        """Queue one frame for the writer (waits while the outbox is full)."""
+        await self._outbox.put(frame)
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the websocket from outside the reader (node bus, drain)."""
+        self._spawn(self._close(code, reason))
+
+    def attach(self, client_id: str, tag: str, epoch: int) -> None:
+        """Make this connection the client's channel (after a successful activation)."""
+        if self.channel is not None and self.channel.client_id == client_id:
+            self.channel.renew(epoch)
+            return
+        self.channel = Channel(
+            self.node.store, self, client_id, tag, epoch, self.node.settings.inflight_window
+        )
+        self.node.local.put(self.channel)
+
+    def drop_channel(self) -> None:
+        """Stop pushing on this connection; ownership was already given up in Redis."""
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            self.node.local.discard(channel)
+            self._spawn(channel.stop())
+
+    async def serve(self) -> None:
+        """Run the connection until it closes, then give up its channel."""
+        self.node.local.add_outlet(self)
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            await self._read_loop()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await self._release()
+            for task in list(self._background):
+                task.cancel()
+            self.node.local.remove_outlet(self)
+
+    async def _read_loop(self) -> None:
+        async for message in self.ws:
+            if message.type == WSMsgType.TEXT:
+                await self._on_text(message.data)
+            elif message.type == WSMsgType.BINARY:
+                metrics.PROTOCOL_ERRORS.labels("binary").inc()
+                await self.ws.close(code=1003, message=b"binary frames are not accepted")
+                return
+        if self.ws.close_code in (1007, 1009):
+            reason = "invalid_utf8" if self.ws.close_code == 1007 else "too_large"
+            metrics.PROTOCOL_ERRORS.labels(reason).inc()
+
+    async def _on_text(self, text: str) -> None:
+        started = time.perf_counter()
+        try:
+            frame = frames.decode(text)
+        except frames.FrameError as error:
+            metrics.PROTOCOL_ERRORS.labels(error.reason).inc()
+            await self._reply(error.response, "invalid", started)
+            await self._strike()
+            return
+        if isinstance(frame, frames.NotificationDeliveryRes):
+            self._on_acknowledgement(frame)
+            return
+        message_type = frame.__struct_config__.tag
+        assert isinstance(message_type, str)
+        if not self._bucket.take():
+            metrics.PROTOCOL_ERRORS.labels("rate_limited").inc()
+            refused = frames.reply(
+                frame.response, 429, "request rate exceeded", transactionID=frame.transactionID
+            )
+            await self._reply(refused, message_type, started)
+            await self._strike()
+            return
+        self._strikes = 0
+        await self._reply(await answer(frame, self), message_type, started)
+        if self.channel is not None:
+            self.channel.start()
+
+    async def _reply(self, response: frames.Response, label: str, started: float) -> None:
+        await self.push(frames.encode(response))
+        metrics.REQUESTS.labels(label, str(response.code)).inc()
+        metrics.REQUEST_DURATION.labels(label).observe(time.perf_counter() - started)
+
+    async def _strike(self) -> None:
+        self._strikes += 1
+        if self._strikes >= STRIKE_LIMIT:
+            await self._close(1008, "too many refused frames")
+
+    def _on_acknowledgement(self, ack: frames.NotificationDeliveryRes) -> None:
+        channel = self.channel
+        if channel is not None and ids.tag_of(ack.notificationID) == channel.tag:
+            channel.acknowledge(ack.notificationID, ack.code == 200)
+
+    async def _write_loop(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            try:
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+            except (ConnectionError, RuntimeError):
+                return  # the reader sees the close and ends the session
+            finally:
+                self._outbox.task_done()
+
+    async def _close(self, code: int, reason: str) -> None:
+        # Flush what is queued (the answer to a request) before the close frame.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._outbox.join()
+        await self.ws.close(code=code, message=reason.encode())
+
+    async def _release(self) -> None:
+        channel, self.channel = self.channel, None
+        if channel is None:
+            return
+        self.node.local.discard(channel)
+        await channel.stop()
+        with contextlib.suppress(Unavailable):
+            await self.node.store.release(channel.tag, self.node.node_id, self.conn_id)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,85 @@
+"""HTTP transport: the websocket endpoint and the operations endpoints."""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from gateway import metrics
+from gateway.errors import Unavailable
+from gateway.node import Node
+from gateway.session import Session
+
+NODE = web.AppKey("node", Node)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """``GET /ws``: upgrade, then serve AOI-1 until the connection closes."""
+    node = request.app[NODE]
+    refusal = _refusal(node)
+    if refusal is not None:
+        detail, retry_after = refusal
+        raise web.HTTPServiceUnavailable(
+            text=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+        )
+    settings = node.settings
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ping_interval,
+        max_msg_size=settings.max_frame_bytes,
+        compress=True,
+    )
+    await ws.prepare(request)
+    session = Session(ws, node)
+    metrics.CONNECTIONS.inc()
+    try:
+        await session.serve()
+    finally:
+        metrics.CONNECTIONS.dec()
+    return ws
+
+
+def _refusal(node: Node) -> tuple[str, float] | None:
+    if node.draining:
+        return "node is draining", 5.0
+    if len(node.local.outlets) >= node.settings.max_connections:
+        return "node is at its connection limit", 5.0
+    if not node.connect_bucket.take():
+        return "too many new connections", node.connect_bucket.wait_seconds()
+    return None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: the process serves."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """``GET /readyz``: Redis answers, the node bus is live, the node is not draining."""
+    node = request.app[NODE]
+    problems = []
+    if node.draining:
+        problems.append("draining")
+    try:
+        await node.store.ping()
+    except Unavailable:
+        problems.append("redis unreachable")
+    if not node.bus.healthy:
+        problems.append("node bus not live")
+    metrics.READY.set(0 if problems else 1)
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """``GET /metrics``: Prometheus text format."""
+    body, content_type = metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
