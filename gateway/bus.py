@@ -39,9 +39,11 @@ class NodeBus:
         on_subscribed: Callable[[], None],
         *,
         timeout: float,
+        password: str | None = None,
         ping_interval: float = 1.0,
     ) -> None:
         self._url = url
+        self._password = password
         self._node_id = node_id
         self._store = store
         self._on_message = on_message
@@ -83,7 +85,10 @@ class NodeBus:
 
     async def _listen(self) -> None:
         client = redis.Redis.from_url(
-            self._url, socket_connect_timeout=self._timeout, decode_responses=True
+            self._url,
+            password=self._password,
+            socket_connect_timeout=self._timeout,
+            decode_responses=True,
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:

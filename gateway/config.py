@@ -26,6 +26,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8080
     redis_url: str | None = None
+    redis_password: str | None = None
     node_id: str = ""
     log_level: str = "info"
     log_format: str = "json"
@@ -103,6 +104,12 @@ OPTIONS: tuple[Option, ...] = (
         _redis_url,
         "a redis://, rediss:// or unix:// URL",
         "Redis URL; unset starts an embedded single-node development server",
+    ),
+    Option(
+        "redis_password",
+        str,
+        "a string",
+        "Redis password (prefer the environment variable; never logged)",
     ),
     Option("node_id", _text(64), "1..64 characters, no spaces", "node identity in Redis"),
     Option("log_level", _choice(LOG_LEVELS), "one of " + ", ".join(LOG_LEVELS), "log level"),

@@ -51,7 +51,10 @@ class Node:
     @classmethod
     def create(cls, settings: Settings, redis_url: str) -> Node:
         store = Store(
-            redis_url, timeout=settings.redis_timeout, status_retention=settings.status_retention
+            redis_url,
+            timeout=settings.redis_timeout,
+            status_retention=settings.status_retention,
+            password=settings.redis_password,
         )
         local = LocalChannels(store)
         bus = NodeBus(
@@ -61,6 +64,7 @@ class Node:
             local.on_bus_message,
             local.ring_all,
             timeout=settings.redis_timeout,
+            password=settings.redis_password,
         )
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
         return cls(settings, store, local, bus, bucket, redis_address(redis_url))

@@ -113,10 +113,17 @@ class Store:
     """All gateway state in Redis."""
 
     def __init__(
-        self, url: str, *, timeout: float, status_retention: float, max_connections: int = 64
+        self,
+        url: str,
+        *,
+        timeout: float,
+        status_retention: float,
+        password: str | None = None,
+        max_connections: int = 64,
     ) -> None:
         pool = redis.BlockingConnectionPool.from_url(
             url,
+            password=password,
             max_connections=max_connections,
             timeout=timeout,
             socket_timeout=timeout,

@@ -1,0 +1,332 @@
+"""The Helm chart: lint, render, Kubernetes schemas, and the properties the node relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+import yaml
+
+from tests.ops.assets import ALERTS, CHART, DASHBOARD
+from tests.ops.chart import NAMESPACE, RELEASE, VARIANTS, Helm, values_args
+
+# The chart's kubeVersion floor, and the newest version the validator knows.
+KUBE_VERSIONS = ("1.25", "1.35")
+PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
+
+
+def _one(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [m for m in manifests if m["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def _maybe(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    found = [m for m in manifests if m["kind"] == kind]
+    return found[0] if found else None
+
+
+def _values(variant: str) -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    if variant != "chart":
+        override = yaml.safe_load((CHART / "ci" / f"{variant}-values.yaml").read_text()) or {}
+        _merge(values, override)
+    return values
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> None:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def test_ci_variants_exist() -> None:
+    assert {"default", "full"} <= set(VARIANTS)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_lint(helm: Helm, variant: str) -> None:
+    result = helm.run("lint", "--strict", str(CHART), *values_args(variant))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_manifests_match_kubernetes_schemas(manifests: list[dict[str, Any]]) -> None:
+    for manifest in manifests:
+        if manifest["kind"] in PROMETHEUS_OPERATOR_KINDS:
+            continue
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(manifest, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                path = "/".join(str(p) for p in exc.path)
+                pytest.fail(f"{manifest['kind']} on {version} at {path}: {exc.message}")
+
+
+def test_prometheus_operator_resources_are_well_formed(manifests: list[dict[str, Any]]) -> None:
+    """No schema for the CRDs in kubernetes-validate: check their shape here."""
+    for manifest in manifests:
+        kind = manifest["kind"]
+        if kind not in PROMETHEUS_OPERATOR_KINDS:
+            continue
+        assert manifest["apiVersion"] == "monitoring.coreos.com/v1"
+        assert manifest["metadata"]["name"]
+        assert set(manifest) == {"apiVersion", "kind", "metadata", "spec"}
+        spec = manifest["spec"]
+        if kind == "ServiceMonitor":
+            assert spec["selector"]["matchLabels"]
+            assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+            for endpoint in spec["endpoints"]:
+                assert endpoint["port"] == "http"
+                assert endpoint["path"] == "/metrics"
+                for relabel in endpoint.get("relabelings", []):
+                    assert set(relabel) <= {
+                        "sourceLabels",
+                        "targetLabel",
+                        "action",
+                        "regex",
+                        "replacement",
+                        "separator",
+                    }
+        else:
+            assert spec["groups"]
+            for group in spec["groups"]:
+                assert group["name"] and group["rules"]
+                for rule in group["rules"]:
+                    assert isinstance(rule["expr"], str) and rule["expr"].strip()
+                    assert ("alert" in rule) != ("record" in rule)
+
+
+def test_deployment(manifests: list[dict[str, Any]], variant: str) -> None:
+    values = _values(variant)
+    deployment = _one(manifests, "Deployment")
+    pod = deployment["spec"]["template"]
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080}
+
+    # preStop sleep, then the node's own drain, must both fit in the grace period.
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pre_stop = int(command[1])
+    assert pre_stop >= 1
+    drain_grace = values["gateway"]["drainGrace"]
+    assert spec["terminationGracePeriodSeconds"] > pre_stop + drain_grace
+
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/tmp" in mounts
+
+    env = {e["name"]: e for e in container["env"]}
+    assert env["AOI_NODE_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    annotations = pod["metadata"]["annotations"]
+    assert len(annotations["checksum/config"]) == 64
+    assert "resources" in container and container["resources"]["requests"]
+
+    # Settings come from the chart's ConfigMap, which never holds a password.
+    (ref,) = container["envFrom"]
+    config = next(
+        m
+        for m in manifests
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == ref["configMapRef"]["name"]
+    )
+    data = config["data"]
+    assert all(key.startswith("AOI_") for key in data)
+    assert "AOI_REDIS_PASSWORD" not in data
+    assert data["AOI_DRAIN_GRACE"] == str(drain_grace)
+    assert "AOI_REDIS_URL" in data or "AOI_REDIS_SENTINELS" in data
+
+    if values["autoscaling"]["enabled"]:
+        assert "replicas" not in deployment["spec"]
+        hpa = _one(manifests, "HorizontalPodAutoscaler")
+        assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    else:
+        assert deployment["spec"]["replicas"] == values["replicaCount"]
+        assert _maybe(manifests, "HorizontalPodAutoscaler") is None
+
+
+def test_redis_password_and_api_keys_come_from_secrets(
+    manifests: list[dict[str, Any]], variant: str
+) -> None:
+    values = _values(variant)
+    deployment = _one(manifests, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    secret = _maybe(manifests, "Secret")
+    redis = values["redis"]
+    if redis["existingSecret"] or redis["password"]:
+        ref = env["AOI_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        if redis["existingSecret"]:
+            assert ref == {
+                "name": redis["existingSecret"],
+                "key": redis["existingSecretPasswordKey"],
+            }
+        else:
+            assert secret is not None and ref == {
+                "name": secret["metadata"]["name"],
+                "key": "redis-password",
+            }
+            assert ref["key"] in secret["data"]
+    else:
+        assert "AOI_REDIS_PASSWORD" not in env
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    if values["apiKeys"]["existingSecret"] or values["apiKeys"]["keys"]:
+        assert "api-keys" in volumes
+    else:
+        assert "api-keys" not in volumes
+
+
+def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
+    def checksums(*args: str) -> dict[str, Any]:
+        deployment = _one(helm.render(*args), "Deployment")
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        return {k: v for k, v in annotations.items() if k.startswith("checksum/")}
+
+    base = checksums()
+    changed_config = checksums("--set", "gateway.logLevel=debug")
+    changed_secret = checksums("--set", "redis.password=hunter2")
+    assert changed_config["checksum/config"] != base["checksum/config"]
+    assert changed_secret["checksum/secret"] != base["checksum/secret"]
+    assert checksums() == base
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "--set",
+                "redis.sentinel.enabled=true",
+                "--set",
+                "redis.sentinel.addresses={s:26379}",
+                "--set",
+                "redis.cluster.enabled=true",
+            ],
+            "mutually exclusive",
+        ),
+        (["--set", "redis.sentinel.enabled=true"], "redis.sentinel.addresses"),
+        (["--set", "redis.url="], "redis.url is required"),
+        (["--set", "redis.url=redis://:pw@redis:6379/0"], "must not hold a password"),
+        (["--set", "gateway.drainWindow=30"], "drainWindow must be shorter"),
+        (["--set", "podAntiAffinity=always"], "podAntiAffinity"),
+        (["--set", "gateway.logFormat=xml"], "logFormat"),
+        (["--set", "unknownKey=1"], "unknownKey"),
+    ],
+)
+def test_bad_values_are_refused(helm: Helm, args: list[str], message: str) -> None:
+    result = helm.template(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_prometheus_rule_carries_the_alert_rules(
+    manifests: list[dict[str, Any]], variant: str
+) -> None:
+    rule = _maybe(manifests, "PrometheusRule")
+    if not _values(variant)["prometheusRule"]["enabled"]:
+        assert rule is None
+        return
+    assert rule is not None
+    assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
+
+
+def test_dashboard_configmap_for_grafana_sidecar(
+    manifests: list[dict[str, Any]], variant: str
+) -> None:
+    dashboards = [
+        m
+        for m in manifests
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-dashboard")
+    ]
+    if not _values(variant)["grafanaDashboard"]["enabled"]:
+        assert dashboards == []
+        return
+    (configmap,) = dashboards
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (body,) = configmap["data"].values()
+    assert json.loads(body) == json.loads(DASHBOARD.read_text())
+
+
+@pytest.mark.parametrize(
+    ("copy", "original"), [("files/alerts.yml", ALERTS), ("files/aoi-gateway.json", DASHBOARD)]
+)
+def test_chart_copies_are_identical(copy: str, original: Path) -> None:
+    assert (CHART / copy).read_bytes() == original.read_bytes(), f"cp {original} {CHART / copy}"
+
+
+def test_service_monitor_job_matches_alerts(manifests: list[dict[str, Any]], variant: str) -> None:
+    monitor = _maybe(manifests, "ServiceMonitor")
+    if monitor is None:
+        return
+    service = _one(manifests, "Service")
+    job = service["metadata"]["labels"][monitor["spec"]["jobLabel"]]
+    assert f'job="{job}"' in ALERTS.read_text()
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+
+
+def test_service_selects_gateway_pods_only(manifests: list[dict[str, Any]]) -> None:
+    service = _one(manifests, "Service")
+    selector = service["spec"]["selector"].items()
+    deployment = _one(manifests, "Deployment")
+    assert selector <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert selector == deployment["spec"]["selector"]["matchLabels"].items()
+    for pod in (m for m in manifests if m["kind"] == "Pod"):
+        assert not selector <= pod["metadata"]["labels"].items()
+    pdb = _maybe(manifests, "PodDisruptionBudget")
+    if pdb is not None:
+        assert pdb["spec"]["selector"]["matchLabels"].items() == selector
+
+
+def test_helm_test_pod_checks_readyz(manifests: list[dict[str, Any]]) -> None:
+    pod = _one(manifests, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    service = _one(manifests, "Service")
+    url = pod["spec"]["containers"][0]["command"][-1]
+    assert (
+        url == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/readyz"
+    )
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+
+    policy = _maybe(manifests, "NetworkPolicy")
+    if policy is not None:
+        (rule,) = policy["spec"]["ingress"]
+        peers = rule.get("from")
+        if peers:
+            labels = pod["metadata"]["labels"].items()
+            assert any(
+                "podSelector" in p and p["podSelector"]["matchLabels"].items() <= labels
+                for p in peers
+            )
+
+
+def test_ingress_keeps_websockets_open(manifests: list[dict[str, Any]], variant: str) -> None:
+    ingress = _maybe(manifests, "Ingress")
+    values = _values(variant)
+    if not values["ingress"]["enabled"]:
+        assert ingress is None
+        return
+    assert ingress is not None
+    annotations = ingress["metadata"]["annotations"]
+    timeout = int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"])
+    assert timeout > 2 * values["gateway"]["pingInterval"]
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) == timeout
+
+
+def test_notes_render(helm: Helm) -> None:
+    result = helm.run("install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE)
+    assert result.returncode == 0, result.stderr
+    assert "/ws" in result.stdout and "terminationGracePeriodSeconds is 30" in result.stdout
