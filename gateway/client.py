@@ -16,6 +16,7 @@ import msgspec
 DEFAULT_TIMEOUT = 10.0
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
+_ENDED = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
 
 
 class AoiError(Exception):
@@ -67,13 +68,18 @@ class Device:
 
     async def _read(self) -> None:
         try:
-            async for message in self.ws:
+            while True:
+                message = await self.ws.receive()
                 if message.type == aiohttp.WSMsgType.TEXT:
                     self._route(_decoder.decode(message.data))
+                elif message.type == aiohttp.WSMsgType.CLOSE:
+                    self.close_reason = message.extra or None
+                    await self.ws.close()
+                    return
+                elif message.type in _ENDED:
+                    return
         finally:
             self.close_code = self.ws.close_code
-            reason = getattr(self.ws, "close_message", None)
-            self.close_reason = reason if isinstance(reason, str) else None
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(ConnectionError("websocket closed"))

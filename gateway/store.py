@@ -64,7 +64,7 @@ class Application(msgspec.Struct):
     registrationID: str
 
 
-class ChannelInfo(msgspec.Struct):
+class ChannelInfo(msgspec.Struct, omit_defaults=True):
     active: bool
     node: str | None = None
 
