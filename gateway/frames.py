@@ -15,7 +15,9 @@ import msgspec
 from gateway.errors import reason
 
 # ASCII space, C0 controls and DEL are refused in names (contract clarification 3).
-_PRINTABLE = "^[^\\x00-\\x20\\x7f]+$"
+# ``\Z``, not ``$``: msgspec searches with Python's re, where ``$`` also matches
+# before a trailing newline.
+_PRINTABLE = "\\A[^\\x00-\\x20\\x7f]+\\Z"
 
 TransactionID = Annotated[str, msgspec.Meta(max_length=64)]
 GatewayID = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -194,15 +196,28 @@ def decode(text: str) -> Request | NotificationDeliveryRes:
         return frame
     except msgspec.ValidationError as error:
         raise _invalid(text, describe(error)) from None
-    except msgspec.DecodeError as error:
-        detail = "frame is not valid JSON" if text.strip() else "frame is empty"
-        raise FrameError(
-            reply(AoiErrorRes, 400, f"{detail}: {error}" if text.strip() else detail), "json"
-        ) from None
+    except (msgspec.DecodeError, RecursionError) as error:
+        raise _malformed(text, error) from None
+
+
+def _malformed(text: str, error: Exception) -> FrameError:
+    """The answer to a frame that does not parse as JSON (or nests too deeply)."""
+    if not text.strip():
+        return FrameError(reply(AoiErrorRes, 400, "frame is empty"), "json")
+    if isinstance(error, RecursionError):
+        return FrameError(
+            reply(AoiErrorRes, 400, "frame is not valid JSON: nested too deeply"), "json"
+        )
+    return FrameError(reply(AoiErrorRes, 400, f"frame is not valid JSON: {error}"), "json")
 
 
 def _invalid(text: str, detail: str) -> FrameError:
-    envelope: Any = msgspec.json.decode(text)
+    try:
+        envelope: Any = msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError) as error:
+        # The typed decoder stopped at a type mismatch before reaching a syntax error
+        # (or a number out of range) further on: the frame is not valid JSON after all.
+        return _malformed(text, error)
     if not isinstance(envelope, dict):
         return FrameError(reply(AoiErrorRes, 400, "frame is not a JSON object"), "not_object")
     transaction = envelope.get("transactionID")

@@ -192,7 +192,7 @@ async def test_flow_control_window(start_node, connect, http):
     assert await status_of(api, ids[9]) == "queued"
     await device.acknowledge(rest[0]["notificationID"])
     assert (await device.next_notification(timeout=5))["notificationID"] == ids[9]
-    status, info = await api.client(client_id)
+    _, info = await api.client(client_id)
     assert info["pendingNotifications"] == 4
 
 
