@@ -42,6 +42,7 @@ class Settings:
     drain_grace: float = 20.0
     redis_timeout: float = 1.0
     catchup_interval: float = 2.0
+    liveness_ttl: float = 15.0
     status_retention: float = 86400.0
 
 
@@ -177,6 +178,12 @@ OPTIONS: tuple[Option, ...] = (
         _number(float, 0.1, 60),
         "seconds 0.1..60",
         "period of the check for notifications whose doorbell was lost",
+    ),
+    Option(
+        "liveness_ttl",
+        _number(float, 1, 30),
+        "seconds 1..30",
+        "lifetime of the node's liveness record (a dead node's channels stop counting after it)",
     ),
     Option(
         "status_retention",

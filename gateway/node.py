@@ -26,8 +26,6 @@ def redis_address(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
 
 
-LIVENESS_PERIOD = 5.0
-LIVENESS_TTL = 15.0
 
 
 @dataclass
@@ -90,7 +88,7 @@ class Node:
     async def _liveness(self) -> None:
         while True:
             try:
-                await self.store.heartbeat(self.node_id, LIVENESS_TTL)
+                await self.store.heartbeat(self.node_id, self.settings.liveness_ttl)
                 if not self.redis_ok:
                     log.info("redis reachable")
                 self.redis_ok = True
@@ -98,7 +96,7 @@ class Node:
                 if self.redis_ok:
                     log.warning("redis unreachable")
                 self.redis_ok = False
-            await asyncio.sleep(LIVENESS_PERIOD if self.redis_ok else 0.5)
+            await asyncio.sleep(self.settings.liveness_ttl / 3 if self.redis_ok else 0.5)
 
     async def _catch_up(self) -> None:
         while True:

@@ -1,0 +1,50 @@
+"""Redis stopped and started again under a running node."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gateway.client import AppServer
+from tests.conftest import RedisServer, device_number, wait_for
+
+
+@pytest.fixture
+def own_redis():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.remove()
+
+
+async def test_node_answers_503_fast_and_recovers(own_redis, start_node, connect, http):
+    node = start_node(redis_url=own_redis.url, redis_timeout=0.5)
+    device = await connect(node.ws_url)
+    client_id = await device.register(device_number())
+    api = AppServer(node.url, http)
+
+    own_redis.stop()
+    started = time.monotonic()
+    response = await device.request(
+        {"messageType": "aoiClientRegistrationReq", "deviceNumber": device_number()}, timeout=5
+    )
+    assert response["code"] == 503 and response["desc"] == "Service Unavailable"
+    assert "clientID" not in response
+    assert time.monotonic() - started < 2.0
+    status, body = await api.send("A" * 33, "x")
+    assert status == 503 and body["desc"] == "Service Unavailable"
+    assert (await api.client(client_id))[0] == 503
+    await wait_for(lambda: node.http_status("/readyz") == 503, timeout=5)
+    assert node.http_status("/healthz") == 200
+
+    own_redis.start()  # empty: the embedded test server keeps nothing
+    await wait_for(lambda: node.http_status("/readyz") == 200, timeout=10)
+    client_id = await device.register(device_number())
+    await device.activate(client_id)
+    registration_id = await device.register_application(client_id, "com.example.mail")
+    status, body = await api.send(registration_id, "after the outage")
+    assert status == 202
+    note = await device.next_notification(timeout=5)
+    assert note["notificationID"] == body["notificationID"]
+    assert node.process.poll() is None
