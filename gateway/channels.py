@@ -61,7 +61,7 @@ class Channel:
         self.window = window
         self.cursor = 0
         self.inflight: set[str] = set()
-        self._acks: list[tuple[str, bool]] = []
+        self._acks: dict[str, bool] = {}
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,9 +88,14 @@ class Channel:
         self._wake.set()
 
     def acknowledge(self, notification_id: str, delivered: bool) -> None:
-        """Queue an acknowledgement; it is written to Redis by the flusher."""
-        self._acks.append((notification_id, delivered))
-        self._acked.set()
+        """Queue the acknowledgement of an in-flight notification for the flusher.
+
+        Others are ignored: what was sent before a re-activation comes again and is
+        acknowledged then, so the queue never outgrows the window.
+        """
+        if notification_id in self.inflight:
+            self._acks.setdefault(notification_id, delivered)
+            self._acked.set()
 
     async def stop(self) -> None:
         """Stop pushing; acknowledgements already received are still written."""
@@ -118,7 +123,9 @@ class Channel:
         while (room := self.window - len(self.inflight)) > 0:
             batch = await self.store.fetch(self.tag, self.epoch, self.cursor, room)
             if batch is None:
-                return  # fenced: another activation owns the client now
+                # Fenced: the client was deactivated, superseded or removed meanwhile.
+                self.outlet.drop_channel()
+                return
             for note in batch:
                 self.inflight.add(note.notification_id)
                 self.cursor = note.seq
@@ -137,16 +144,14 @@ class Channel:
                 self._acked.set()
 
     async def _write_acks(self) -> None:
-        acks = self._acks
-        self._acks = []
+        acks, self._acks = self._acks, {}
         try:
-            await self.store.acknowledge_many(self.tag, acks)
+            await self.store.acknowledge_many(self.tag, list(acks.items()))
         except Unavailable:
-            self._acks = acks + self._acks
+            self._acks = acks | self._acks
             raise
         full = len(self.inflight) >= self.window
-        for notification_id, _ in acks:
-            self.inflight.discard(notification_id)
+        self.inflight.difference_update(acks)
         if full and len(self.inflight) < self.window:
             self._wake.set()
 
