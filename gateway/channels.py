@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway import frames, metrics
@@ -47,8 +48,66 @@ def delivery_frame(note: Pending) -> bytes:
     )
 
 
+class OnDemand:
+    """Runs ``step`` in a task while there is work for it; no task exists while idle.
+
+    Idle channels then cost no task at all, which keeps memory per connection low.
+    """
+
+    __slots__ = ("_pending", "_step", "_task")
+
+    def __init__(self, step: Callable[[], Awaitable[None]]) -> None:
+        self._step = step
+        self._pending = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def poke(self) -> None:
+        """Ask for one more run of ``step`` (coalesced with one already asked for)."""
+        self._pending = True
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._pending:
+                self._pending = False
+                try:
+                    await self._step()
+                except Unavailable:
+                    await asyncio.sleep(_RETRY_DELAY)
+                    self._pending = True
+        finally:
+            self._task = None
+
+    async def cancel(self) -> None:
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 class Channel:
     """One client's active notification channel on this node."""
+
+    __slots__ = (
+        "_acks",
+        "_flusher",
+        "_pump",
+        "_started",
+        "client_id",
+        "cursor",
+        "epoch",
+        "inflight",
+        "outlet",
+        "store",
+        "tag",
+        "window",
+    )
 
     def __init__(
         self, store: Store, outlet: Outlet, client_id: str, tag: str, epoch: int, window: int
@@ -62,30 +121,32 @@ class Channel:
         self.cursor = 0
         self.inflight: set[str] = set()
         self._acks: dict[str, bool] = {}
-        self._wake = asyncio.Event()
-        self._acked = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._pump = OnDemand(self._read_and_push)
+        self._flusher = OnDemand(self._write_acks)
+        self._started = False
 
     @property
     def idle(self) -> bool:
         """True when the channel has room and is not reading."""
-        return len(self.inflight) < self.window and not self._wake.is_set()
+        return self._started and len(self.inflight) < self.window and not self._pump.busy
 
     def start(self) -> None:
         """Start pushing (idempotent); the first pass reads everything pending."""
-        if not self._tasks:
-            self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._flush())]
-        self._wake.set()
+        if not self._started:
+            self._started = True
+            self._pump.poke()
 
     def renew(self, epoch: int) -> None:
         """Activated again on the same connection: resend what is unacknowledged."""
         self.epoch = epoch
         self.cursor = 0
         self.inflight.clear()
-        self._wake.set()
+        self.ring()
 
     def ring(self) -> None:
-        self._wake.set()
+        """New notifications may be waiting."""
+        if self._started:
+            self._pump.poke()
 
     def acknowledge(self, notification_id: str, delivered: bool) -> None:
         """Queue the acknowledgement of an in-flight notification for the flusher.
@@ -95,29 +156,16 @@ class Channel:
         """
         if notification_id in self.inflight:
             self._acks.setdefault(notification_id, delivered)
-            self._acked.set()
+            self._flusher.poke()
 
     async def stop(self) -> None:
         """Stop pushing; acknowledgements already received are still written."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._started = False
+        await self._pump.cancel()
+        await self._flusher.cancel()
         if self._acks:
             with contextlib.suppress(Unavailable):
                 await self._write_acks()
-
-    async def _pump(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._read_and_push()
-            except Unavailable:
-                await asyncio.sleep(_RETRY_DELAY)
-                self._wake.set()
 
     async def _read_and_push(self) -> None:
         while (room := self.window - len(self.inflight)) > 0:
@@ -133,17 +181,9 @@ class Channel:
             if len(batch) < room:
                 return
 
-    async def _flush(self) -> None:
-        while True:
-            await self._acked.wait()
-            self._acked.clear()
-            try:
-                await self._write_acks()
-            except Unavailable:
-                await asyncio.sleep(_RETRY_DELAY)
-                self._acked.set()
-
     async def _write_acks(self) -> None:
+        if not self._acks:
+            return
         acks, self._acks = self._acks, {}
         try:
             await self.store.acknowledge_many(self.tag, list(acks.items()))
@@ -153,7 +193,7 @@ class Channel:
         full = len(self.inflight) >= self.window
         self.inflight.difference_update(acks)
         if full and len(self.inflight) < self.window:
-            self._wake.set()
+            self.ring()
 
 
 class LocalChannels:

@@ -1,9 +1,11 @@
-"""One websocket connection: one reader loop, one writer task, a bounded outbox.
+"""One websocket connection: one reader loop; writes go straight to the socket.
 
 The reader decodes each frame, answers requests strictly in arrival order and
-hands acknowledgements to the channel. Everything written to the socket goes
-through the outbox, so responses and notifications never interleave mid-frame
-and a slow peer pushes back on the pump instead of growing memory.
+hands acknowledgements to the channel. Responses (from the reader) and
+notifications (from the channel's pump) are written with aiohttp's
+``send_frame``, which never interleaves frames and waits while the socket's
+write buffer is over its limit: a slow peer pushes back on the pump and the
+reader instead of growing memory, and an idle connection owns no task of ours.
 """
 
 from __future__ import annotations
@@ -27,26 +29,28 @@ from gateway.procedures import answer
 log = logging.getLogger(__name__)
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
-_OUTBOX_SPARE = 64
 
 
 class Session:
     """The state of one websocket connection on this node."""
+
+    __slots__ = ("_background", "_bucket", "_strikes", "channel", "conn_id", "node", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, node: Node) -> None:
         self.ws = ws
         self.node = node
         self.conn_id = ids.new_connection_id()
         self.channel: Channel | None = None
-        settings = node.settings
-        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(settings.inflight_window + _OUTBOX_SPARE)
-        self._bucket = TokenBucket(settings.request_rate, 2 * settings.request_rate)
+        rate = node.settings.request_rate
+        self._bucket = TokenBucket(rate, 2 * rate)
         self._strikes = 0
         self._background: set[asyncio.Task[None]] = set()
 
     async def push(self, frame: bytes) -> None:
-        """Queue one frame for the writer (waits while the outbox is full)."""
-        await self._outbox.put(frame)
+        """Write one text frame (waits while the socket's buffer is full)."""
+        # While closing, the reader sees the close and ends the session.
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_frame(frame, WSMsgType.TEXT)
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close the websocket from outside the reader (node bus, drain)."""
@@ -72,13 +76,9 @@ class Session:
     async def serve(self) -> None:
         """Run the connection until it closes, then give up its channel."""
         self.node.local.add_outlet(self)
-        writer = asyncio.create_task(self._write_loop())
         try:
             await self._read_loop()
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
             await self._release()
             for task in list(self._background):
                 task.cancel()
@@ -138,21 +138,7 @@ class Session:
         if channel is not None and ids.tag_of(ack.notificationID) == channel.tag:
             channel.acknowledge(ack.notificationID, ack.code == 200)
 
-    async def _write_loop(self) -> None:
-        while True:
-            frame = await self._outbox.get()
-            try:
-                await self.ws.send_frame(frame, WSMsgType.TEXT)
-            except (ConnectionError, RuntimeError):
-                return  # the reader sees the close and ends the session
-            finally:
-                self._outbox.task_done()
-
     async def _close(self, code: int, reason: str) -> None:
-        # Flush what is queued (the answer to a request) before the close frame.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1.0):
-                await self._outbox.join()
         await self.ws.close(code=code, message=reason.encode())
 
     async def _release(self) -> None:
