@@ -26,8 +26,6 @@ def redis_address(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
 
 
-
-
 @dataclass
 class Node:
     """Everything a request handler may use; built once per process."""
