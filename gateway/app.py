@@ -27,11 +27,11 @@ async def count_http(request: web.Request, handler: Handler) -> web.StreamRespon
     try:
         response = await handler(request)
     except web.HTTPException as error:
-        metrics.HTTP_REQUESTS.labels(route, str(error.status)).inc()
+        metrics.observe_http(route, error.status)
         if request.path.startswith("/v1/"):
             return api.error_response(_as_gateway_error(error))
         raise
-    metrics.HTTP_REQUESTS.labels(route, str(response.status)).inc()
+    metrics.observe_http(route, response.status)
     return response
 
 

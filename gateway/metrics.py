@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -44,14 +46,35 @@ REDIS_ERRORS = Counter("aoi_redis_errors", "Redis commands that failed or timed 
 READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")
 
-for _outcome in OUTCOMES:
-    NOTIFICATIONS.labels(_outcome)
+_BY_OUTCOME = {outcome: NOTIFICATIONS.labels(outcome) for outcome in OUTCOMES}
 
 
 def count(outcome: str, amount: int = 1) -> None:
     """Count ``amount`` notifications reaching ``outcome``."""
     if amount:
-        NOTIFICATIONS.labels(outcome).inc(amount)
+        _BY_OUTCOME[outcome].inc(amount)
+
+
+@cache
+def _request_series(message_type: str, code: int) -> tuple[Counter, Histogram]:
+    return REQUESTS.labels(message_type, str(code)), REQUEST_DURATION.labels(message_type)
+
+
+def observe_request(message_type: str, code: int, seconds: float) -> None:
+    """Count one answered AOI-1 request (label children are looked up once)."""
+    counter, histogram = _request_series(message_type, code)
+    counter.inc()
+    histogram.observe(seconds)
+
+
+@cache
+def _http_series(route: str, code: int) -> Counter:
+    return HTTP_REQUESTS.labels(route, str(code))
+
+
+def observe_http(route: str, code: int) -> None:
+    """Count one HTTP answer; ``route`` is a route pattern, so the label set is bounded."""
+    _http_series(route, code).inc()
 
 
 def exposition() -> tuple[bytes, str]:

@@ -125,8 +125,7 @@ class Session:
 
     async def _reply(self, response: frames.Response, label: str, started: float) -> None:
         await self.push(frames.encode(response))
-        metrics.REQUESTS.labels(label, str(response.code)).inc()
-        metrics.REQUEST_DURATION.labels(label).observe(time.perf_counter() - started)
+        metrics.observe_request(label, response.code, time.perf_counter() - started)
 
     async def _strike(self) -> None:
         self._strikes += 1

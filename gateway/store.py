@@ -287,11 +287,34 @@ class Store:
 
     async def send(self, outgoing: Outgoing, max_pending: int) -> Accepted:
         """Store one notification durably and ring the node holding its channel."""
-        results = await self.send_many([outgoing], max_pending)
-        result = results[0]
+        plan = _plan(outgoing)
+        reply = (
+            None
+            if plan is None
+            else await self._call(lambda: self._send(outgoing, plan, max_pending))
+        )
+        result = _accepted(plan, reply, max_pending)
         if isinstance(result, Exception):
             raise result
         return result
+
+    def _send(
+        self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any = None
+    ) -> Any:
+        tag, notification_id = plan
+        return self._script(
+            "send",
+            tag,
+            item.registration_id,
+            notification_id,
+            item.payload,
+            item.ttl_seconds * 1000,
+            item.collapse_key or "",
+            max_pending,
+            ZERO_TTL_GRACE_MS,
+            tag,
+            client=client,
+        )
 
     async def send_many(
         self, batch: Sequence[Outgoing], max_pending: int
@@ -302,20 +325,7 @@ class Store:
         def fill(pipe: Any) -> None:
             for item, plan in zip(batch, planned, strict=True):
                 if plan is not None:
-                    tag, notification_id = plan
-                    self._script(
-                        "send",
-                        tag,
-                        item.registration_id,
-                        notification_id,
-                        item.payload,
-                        item.ttl_seconds * 1000,
-                        item.collapse_key or "",
-                        max_pending,
-                        ZERO_TTL_GRACE_MS,
-                        tag,
-                        client=pipe,
-                    )
+                    self._send(item, plan, max_pending, client=pipe)
 
         replies = iter(await self._batch(fill) if any(planned) else [])
         return [_accepted(plan, next(replies) if plan else None, max_pending) for plan in planned]
