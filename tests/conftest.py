@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from gateway.client import AppServer, Device
 from gateway.embedded import EmbeddedRedis
 
 START_TIMEOUT = 20.0
+_READY = re.compile(r"ready on [^\s]+:(\d+),")
 
 
 def free_port() -> int:
@@ -119,10 +121,8 @@ class NodeProcess:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"node exited early: {self.log_path.read_text()[-2000:]}")
-        for line in self.log_lines():
-            if line.get("message", "").startswith("ready on"):
-                return int(line["port"])
-        return None
+        match = _READY.search(self.log_path.read_text(errors="replace"))
+        return int(match.group(1)) if match else None
 
     def _readyz_ok(self) -> bool:
         return self.http_status("/readyz") == 200
