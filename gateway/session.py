@@ -29,6 +29,7 @@ from gateway.procedures import answer
 log = logging.getLogger(__name__)
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
+_CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
 
 
 class Session:
@@ -92,9 +93,10 @@ class Session:
                 metrics.PROTOCOL_ERRORS.labels("binary").inc()
                 await self.ws.close(code=1003, message=b"binary frames are not accepted")
                 return
-        if self.ws.close_code in (1007, 1009):
-            reason = "invalid_utf8" if self.ws.close_code == 1007 else "too_large"
-            metrics.PROTOCOL_ERRORS.labels(reason).inc()
+            elif message.type == WSMsgType.ERROR:
+                # aiohttp has closed the socket with the error's code (1007, 1009, ...).
+                code = int(getattr(message.data, "code", 0))
+                metrics.PROTOCOL_ERRORS.labels(_CLOSE_REASONS.get(code, "transport")).inc()
 
     async def _on_text(self, text: str) -> None:
         started = time.perf_counter()
