@@ -9,13 +9,12 @@ time.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import redis.asyncio as redis
@@ -24,9 +23,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from gateway import ids, keys, metrics
+from gateway.autopipeline import AutoPipeline, Filler
 from gateway.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable
 
-T = TypeVar("T")
 UNKNOWN_CLIENT = "clientID: unknown client"
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
@@ -132,47 +131,46 @@ class Store:
             decode_responses=True,
         )
         self.redis = redis.Redis(connection_pool=pool)
-        self._deadline = timeout * 1.5
+        self._pipeline = AutoPipeline(self.redis, timeout * 1.5)
         self._keep_ms = int(status_retention * 1000)
 
     async def close(self) -> None:
+        await self._pipeline.close()
         await self.redis.aclose()
 
-    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Run one Redis exchange; Unavailable if Redis does not answer in time."""
+    async def _call(self, fill: Filler) -> Any:
+        """The reply of the one command ``fill`` queues."""
+        return (await self._batch(fill))[0]
+
+    async def _batch(self, fill: Filler) -> list[Any]:
+        """The replies of the commands ``fill`` queues, sent with whatever else is waiting.
+
+        Unavailable if Redis does not answer in time or refuses a command.
+        """
         try:
-            async with asyncio.timeout(self._deadline):
-                try:
-                    return await make()
-                except NoScriptError:
-                    await self._load_scripts()  # Redis restarted or was flushed
-                    return await make()
+            replies = await self._pipeline.submit(fill)
+            if any(isinstance(reply, NoScriptError) for reply in replies):
+                await self._load_scripts()  # Redis restarted or was flushed
+                replies = await self._pipeline.submit(fill)
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
         except (RedisError, OSError, TimeoutError) as error:
             metrics.REDIS_ERRORS.inc()
             raise Unavailable("Redis is unavailable; retry later") from error
-
-    async def _batch(self, fill: Callable[[Any], object]) -> list[Any]:
-        """Queue commands with ``fill`` on a pipeline and run them in one round trip."""
-
-        async def run() -> list[Any]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                fill(pipe)
-                return await pipe.execute()
-
-        return await self._call(run)
 
     async def _load_scripts(self) -> None:
         for source in _SOURCES.values():
             await self.redis.script_load(source)
 
-    def _script(self, name: str, tag: str, *args: Any, client: Any = None) -> Any:
-        """EVALSHA of a client script on ``client`` (a pipeline queues it)."""
+    def _script(self, name: str, tag: str, *args: Any, client: Any) -> Any:
+        """Queue EVALSHA of a client script on the pipeline ``client``."""
         argv = [keys.notification_prefix(tag), keys.BUS_PREFIX, now_ms(), self._keep_ms, *args]
-        target = self.redis if client is None else client
-        return target.evalsha(_SHAS[name], 6, *keys.client_keys(tag), *argv)
+        return client.evalsha(_SHAS[name], 6, *keys.client_keys(tag), *argv)
 
     async def ping(self) -> bool:
-        return bool(await self._call(lambda: self.redis.ping()))
+        return bool(await self._call(lambda pipe: pipe.ping()))
 
     # Registration -----------------------------------------------------------------
 
@@ -186,7 +184,7 @@ class Store:
 
     async def _register_once(self, device_number: str) -> str | None:
         index = keys.device(device_number)
-        found = await self._call(lambda: self.redis.get(index))
+        found = await self._call(lambda pipe: pipe.get(index))
         existing = None if found is None else str(found)
         if existing is not None and await self._client_exists(existing):
             return str(existing)
@@ -194,32 +192,33 @@ class Store:
         client_id = ids.new_id(tag)
         client_key = keys.client_keys(tag)[0]
         record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
-        await self._call(lambda: self.redis.hset(client_key, items=record))
+        await self._call(lambda pipe: pipe.hset(client_key, items=record))
         if existing is None:
-            claimed = await self._call(lambda: self.redis.set(index, client_id, nx=True))
+            claimed = await self._call(lambda pipe: pipe.set(index, client_id, nx=True))
         else:
             # The index names a client whose removal did not finish: replace it.
-            claimed = await self._call(lambda: self._swap(index, existing, client_id))
+            claimed = await self._call(lambda pipe: self._swap(pipe, index, existing, client_id))
         if claimed:
             return client_id
-        await self._call(lambda: self.redis.delete(client_key))
+        await self._call(lambda pipe: pipe.delete(client_key))
         return None
 
-    def _swap(self, index: str, expected: str, new: str) -> Any:
-        return self.redis.evalsha(_SHAS["swap_index"], 1, index, expected, new)
+    @staticmethod
+    def _swap(pipe: Any, index: str, expected: str, new: str) -> Any:
+        return pipe.evalsha(_SHAS["swap_index"], 1, index, expected, new)
 
     async def _client_exists(self, client_id: str) -> bool:
         tag = ids.tag_of(client_id)
         if tag is None:
             return False
-        stored = await self._call(lambda: self.redis.hget(keys.client_keys(tag)[0], "id"))
+        stored = await self._call(lambda pipe: pipe.hget(keys.client_keys(tag)[0], "id"))
         return bool(stored == client_id)
 
     async def deregister(self, client_id: str, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
         tag = _tag(client_id)
         result = await self._call(
-            lambda: self._script("deregister_client", tag, client_id, node, conn)
+            lambda pipe: self._script("deregister_client", tag, client_id, node, conn, client=pipe)
         )
         if result is None:
             raise NotFound(UNKNOWN_CLIENT)
@@ -227,14 +226,16 @@ class Store:
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
         index = keys.device(device_number)
-        await self._call(lambda: self._swap(index, client_id, ""))
+        await self._call(lambda pipe: self._swap(pipe, index, client_id, ""))
 
     # Channel ownership -------------------------------------------------------------
 
     async def activate(self, client_id: str, node: str, conn: str) -> int:
         """Make (node, conn) the client's channel; returns the new ownership epoch."""
         epoch = await self._call(
-            lambda: self._script("activate", _tag(client_id), client_id, node, conn)
+            lambda pipe: self._script(
+                "activate", _tag(client_id), client_id, node, conn, client=pipe
+            )
         )
         if epoch is None:
             raise NotFound(UNKNOWN_CLIENT)
@@ -243,7 +244,9 @@ class Store:
     async def deactivate(self, client_id: str, node: str, conn: str) -> bool:
         """End the client's channel wherever it is; True if one was active."""
         result = await self._call(
-            lambda: self._script("deactivate", _tag(client_id), client_id, node, conn)
+            lambda pipe: self._script(
+                "deactivate", _tag(client_id), client_id, node, conn, client=pipe
+            )
         )
         if result is None:
             raise NotFound(UNKNOWN_CLIENT)
@@ -251,15 +254,21 @@ class Store:
 
     async def release(self, tag: str, node: str, conn: str) -> None:
         """Give up a channel if (node, conn) still owns it."""
-        await self._call(lambda: self._script("release", tag, node, conn))
+        await self._call(lambda pipe: self._script("release", tag, node, conn, client=pipe))
 
     # Applications -----------------------------------------------------------------
 
     async def register_application(self, client_id: str, application_id: str, limit: int) -> str:
         tag = _tag(client_id)
         result = await self._call(
-            lambda: self._script(
-                "register_application", tag, client_id, application_id, ids.new_id(tag), limit
+            lambda pipe: self._script(
+                "register_application",
+                tag,
+                client_id,
+                application_id,
+                ids.new_id(tag),
+                limit,
+                client=pipe,
             )
         )
         if result[0] == 404:
@@ -270,8 +279,8 @@ class Store:
 
     async def deregister_application(self, client_id: str, application_id: str) -> None:
         result = await self._call(
-            lambda: self._script(
-                "deregister_application", _tag(client_id), client_id, application_id
+            lambda pipe: self._script(
+                "deregister_application", _tag(client_id), client_id, application_id, client=pipe
             )
         )
         if result[0] == 404:
@@ -291,16 +300,14 @@ class Store:
         reply = (
             None
             if plan is None
-            else await self._call(lambda: self._send(outgoing, plan, max_pending))
+            else await self._call(lambda pipe: self._send(outgoing, plan, max_pending, client=pipe))
         )
         result = _accepted(plan, reply, max_pending)
         if isinstance(result, Exception):
             raise result
         return result
 
-    def _send(
-        self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any = None
-    ) -> Any:
+    def _send(self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any) -> Any:
         tag, notification_id = plan
         return self._script(
             "send",
@@ -332,7 +339,9 @@ class Store:
 
     async def fetch(self, tag: str, epoch: int, after_seq: int, limit: int) -> list[Pending] | None:
         """The next pending notifications after ``after_seq``; None when fenced off."""
-        raw = await self._call(lambda: self._script("fetch", tag, epoch, after_seq, limit))
+        raw = await self._call(
+            lambda pipe: self._script("fetch", tag, epoch, after_seq, limit, client=pipe)
+        )
         if raw[0] == -1:
             return None
         metrics.count("expired", raw[0])
@@ -382,7 +391,9 @@ class Store:
         raw = (
             None
             if tag is None
-            else await self._call(lambda: self._script("status", tag, notification_id))
+            else await self._call(
+                lambda pipe: self._script("status", tag, notification_id, client=pipe)
+            )
         )
         if raw is None:
             raise NotFound("notificationID: unknown notification")
@@ -395,7 +406,9 @@ class Store:
         code, expired = (
             (404, 0)
             if tag is None
-            else await self._call(lambda: self._script("cancel", tag, notification_id))
+            else await self._call(
+                lambda pipe: self._script("cancel", tag, notification_id, client=pipe)
+            )
         )
         metrics.count("expired", expired)
         if code == 404:
@@ -409,7 +422,9 @@ class Store:
         raw = (
             None
             if tag is None
-            else await self._call(lambda: self._script("client_info", tag, client_id))
+            else await self._call(
+                lambda pipe: self._script("client_info", tag, client_id, client=pipe)
+            )
         )
         if raw is None:
             raise NotFound(UNKNOWN_CLIENT)
@@ -428,16 +443,16 @@ class Store:
     # Node liveness ----------------------------------------------------------------
 
     async def heartbeat(self, node_id: str, ttl: float) -> None:
-        await self._call(lambda: self.redis.set(keys.node_alive(node_id), 1, px=int(ttl * 1000)))
+        await self._call(lambda pipe: pipe.set(keys.node_alive(node_id), 1, px=int(ttl * 1000)))
 
     async def node_alive(self, node_id: str) -> bool:
-        return bool(await self._call(lambda: self.redis.exists(keys.node_alive(node_id))))
+        return bool(await self._call(lambda pipe: pipe.exists(keys.node_alive(node_id))))
 
     async def node_gone(self, node_id: str) -> None:
-        await self._call(lambda: self.redis.delete(keys.node_alive(node_id)))
+        await self._call(lambda pipe: pipe.delete(keys.node_alive(node_id)))
 
     async def publish(self, node_id: str, message: str) -> None:
-        await self._call(lambda: self.redis.publish(keys.bus_channel(node_id), message))
+        await self._call(lambda pipe: pipe.publish(keys.bus_channel(node_id), message))
 
 
 def _tag(client_id: str) -> str:
