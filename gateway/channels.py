@@ -96,9 +96,8 @@ class Channel:
 
     __slots__ = (
         "_acks",
-        "_flusher",
-        "_pump",
         "_started",
+        "_worker",
         "client_id",
         "cursor",
         "epoch",
@@ -121,20 +120,19 @@ class Channel:
         self.cursor = 0
         self.inflight: set[str] = set()
         self._acks: dict[str, bool] = {}
-        self._pump = OnDemand(self._read_and_push)
-        self._flusher = OnDemand(self._write_acks)
+        self._worker = OnDemand(self._sync)
         self._started = False
 
     @property
     def idle(self) -> bool:
         """True when the channel has room and is not reading."""
-        return self._started and len(self.inflight) < self.window and not self._pump.busy
+        return self._started and len(self.inflight) < self.window and not self._worker.busy
 
     def start(self) -> None:
         """Start pushing (idempotent); the first pass reads everything pending."""
         if not self._started:
             self._started = True
-            self._pump.poke()
+            self._worker.poke()
 
     def renew(self, epoch: int) -> None:
         """Activated again on the same connection: resend what is unacknowledged."""
@@ -146,54 +144,48 @@ class Channel:
     def ring(self) -> None:
         """New notifications may be waiting."""
         if self._started:
-            self._pump.poke()
+            self._worker.poke()
 
     def acknowledge(self, notification_id: str, delivered: bool) -> None:
-        """Queue the acknowledgement of an in-flight notification for the flusher.
+        """Queue the acknowledgement of an in-flight notification for the next sync.
 
         Others are ignored: what was sent before a re-activation comes again and is
         acknowledged then, so the queue never outgrows the window.
         """
         if notification_id in self.inflight:
             self._acks.setdefault(notification_id, delivered)
-            self._flusher.poke()
+            self._worker.poke()
 
     async def stop(self) -> None:
         """Stop pushing; acknowledgements already received are still written."""
         self._started = False
-        await self._pump.cancel()
-        await self._flusher.cancel()
+        await self._worker.cancel()
         if self._acks:
             with contextlib.suppress(Unavailable):
-                await self._write_acks()
+                await self._sync()
 
-    async def _read_and_push(self) -> None:
-        while (room := self.window - len(self.inflight)) > 0:
-            batch = await self.store.fetch(self.tag, self.epoch, self.cursor, room)
-            if batch is None:
-                # Fenced: the client was deactivated, superseded or removed meanwhile.
-                self.outlet.drop_channel()
-                return
-            for note in batch:
-                self.inflight.add(note.notification_id)
-                self.cursor = note.seq
-                await self.outlet.push(delivery_frame(note))
-            if len(batch) < room:
-                return
-
-    async def _write_acks(self) -> None:
-        if not self._acks:
-            return
+    async def _sync(self) -> None:
+        """One round trip: write the acknowledgements, read what fits in the window."""
         acks, self._acks = self._acks, {}
+        room = self.window - len(self.inflight) + len(acks) if self._started else 0
+        if room <= 0 and not acks:
+            return
         try:
-            await self.store.acknowledge_many(self.tag, list(acks.items()))
-        except Unavailable:
+            batch = await self.store.sync(self.tag, self.epoch, self.cursor, room, acks)
+        except BaseException:
             self._acks = acks | self._acks
             raise
-        full = len(self.inflight) >= self.window
         self.inflight.difference_update(acks)
-        if full and len(self.inflight) < self.window:
-            self.ring()
+        if batch is None:
+            # Fenced: the client was deactivated, superseded or removed meanwhile.
+            self.outlet.drop_channel()
+            return
+        for note in batch:
+            self.inflight.add(note.notification_id)
+            self.cursor = note.seq
+            await self.outlet.push(delivery_frame(note))
+        if batch and len(batch) == room:
+            self.ring()  # the window was filled: more may be waiting
 
 
 class LocalChannels:

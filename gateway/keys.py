@@ -10,15 +10,16 @@ PREFIX = "aoi:"
 BUS_PREFIX = PREFIX + "bus:"
 
 
-def client_keys(tag: str) -> list[str]:
-    """The six keys of one client, in the order the Lua scripts expect them."""
-    base = f"{PREFIX}{{{tag}}}:"
-    return [base + name for name in ("client", "apps", "regs", "queue", "deadlines", "collapse")]
+def client(tag: str) -> str:
+    """The client hash. The Lua scripts derive the client's other keys from it by
+    replacing the final ``client`` with ``apps``, ``regs``, ``queue``, ``deadlines``,
+    ``collapse`` and ``n:<notificationID>`` (see scripts/client/_lib.lua)."""
+    return f"{PREFIX}{{{tag}}}:client"
 
 
-def notification_prefix(tag: str) -> str:
-    """Prefix of the notification hashes of one client (followed by the notificationID)."""
-    return f"{PREFIX}{{{tag}}}:n:"
+def queue(tag: str) -> str:
+    """The client's pending notifications, scored by acceptance sequence."""
+    return f"{PREFIX}{{{tag}}}:queue"
 
 
 def device(device_number: str) -> str:

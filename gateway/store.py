@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -30,6 +30,7 @@ UNKNOWN_CLIENT = "clientID: unknown client"
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
 _REGISTRATION_ATTEMPTS = 4
+_ACK = {True: "delivered", False: "rejected"}
 
 
 def now_ms() -> int:
@@ -166,8 +167,9 @@ class Store:
 
     def _script(self, name: str, tag: str, *args: Any, client: Any) -> Any:
         """Queue EVALSHA of a client script on the pipeline ``client``."""
-        argv = [keys.notification_prefix(tag), keys.BUS_PREFIX, now_ms(), self._keep_ms, *args]
-        return client.evalsha(_SHAS[name], 6, *keys.client_keys(tag), *argv)
+        return client.evalsha(
+            _SHAS[name], 1, keys.client(tag), keys.BUS_PREFIX, now_ms(), self._keep_ms, *args
+        )
 
     async def ping(self) -> bool:
         return bool(await self._call(lambda pipe: pipe.ping()))
@@ -190,7 +192,7 @@ class Store:
             return str(existing)
         tag = ids.new_tag()
         client_id = ids.new_id(tag)
-        client_key = keys.client_keys(tag)[0]
+        client_key = keys.client(tag)
         record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
         await self._call(lambda pipe: pipe.hset(client_key, items=record))
         if existing is None:
@@ -211,7 +213,7 @@ class Store:
         tag = ids.tag_of(client_id)
         if tag is None:
             return False
-        stored = await self._call(lambda pipe: pipe.hget(keys.client_keys(tag)[0], "id"))
+        stored = await self._call(lambda pipe: pipe.hget(keys.client(tag), "id"))
         return bool(stored == client_id)
 
     async def deregister(self, client_id: str, node: str, conn: str) -> None:
@@ -319,7 +321,6 @@ class Store:
             item.collapse_key or "",
             max_pending,
             ZERO_TTL_GRACE_MS,
-            tag,
             client=client,
         )
 
@@ -337,16 +338,25 @@ class Store:
         replies = iter(await self._batch(fill) if any(planned) else [])
         return [_accepted(plan, next(replies) if plan else None, max_pending) for plan in planned]
 
-    async def fetch(self, tag: str, epoch: int, after_seq: int, limit: int) -> list[Pending] | None:
-        """The next pending notifications after ``after_seq``; None when fenced off."""
+    async def sync(
+        self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]
+    ) -> list[Pending] | None:
+        """Write acknowledgements, then read up to ``limit`` notifications after ``after_seq``.
+
+        ``acks`` maps notificationIDs to delivered (True) or rejected; IDs that are
+        not pending are ignored. Returns None when the epoch moved on (fenced off).
+        """
+        outcomes = [arg for nid, ok in acks.items() for arg in (nid, _ACK[ok])]
         raw = await self._call(
-            lambda pipe: self._script("fetch", tag, epoch, after_seq, limit, client=pipe)
+            lambda pipe: self._script("sync", tag, epoch, after_seq, limit, *outcomes, client=pipe)
         )
-        if raw[0] == -1:
+        fenced, expired, sent = raw[:3]
+        metrics.count("expired", expired)
+        metrics.count("sent", sent)
+        _count_acknowledged(acks, raw[3 : 3 + len(acks)])
+        if fenced:
             return None
-        metrics.count("expired", raw[0])
-        metrics.count("sent", raw[1])
-        rows = raw[2:]
+        rows = raw[3 + len(acks) :]
         return [
             Pending(
                 int(rows[i]), rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], int(rows[i + 5])
@@ -354,35 +364,12 @@ class Store:
             for i in range(0, len(rows), 6)
         ]
 
-    async def acknowledge_many(self, tag: str, acks: Sequence[tuple[str, bool]]) -> None:
-        """End pending notifications as delivered or rejected, in one round trip.
-
-        IDs that are not pending (unknown, already final) are ignored.
-        """
-        accepted_times = await self._batch(
-            lambda pipe: [
-                self._script(
-                    "acknowledge", tag, nid, "delivered" if ok else "rejected", client=pipe
-                )
-                for nid, ok in acks
-            ]
-        )
-        now = now_ms()
-        for (_, delivered), accepted in zip(acks, accepted_times, strict=True):
-            if accepted is None:
-                continue
-            metrics.count("delivered" if delivered else "rejected")
-            if delivered:
-                metrics.DELIVERY_LATENCY.observe(max(0, now - int(accepted)) / 1000)
-
     async def pending_after(self, cursors: Sequence[tuple[str, int]]) -> list[int]:
         """For each (tag, seq): how many notifications wait past seq (one round trip)."""
         if not cursors:
             return []
         counts = await self._batch(
-            lambda pipe: [
-                pipe.zcount(keys.client_keys(tag)[3], f"({seq}", "+inf") for tag, seq in cursors
-            ]
+            lambda pipe: [pipe.zcount(keys.queue(tag), f"({seq}", "+inf") for tag, seq in cursors]
         )
         return [int(n) for n in counts]
 
@@ -460,6 +447,16 @@ def _tag(client_id: str) -> str:
     if tag is None:
         raise NotFound(UNKNOWN_CLIENT)
     return tag
+
+
+def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> None:
+    now = now_ms()
+    for delivered, accepted in zip(acks.values(), accepted_times, strict=True):
+        if accepted is None:
+            continue
+        metrics.count("delivered" if delivered else "rejected")
+        if delivered:
+            metrics.DELIVERY_LATENCY.observe(max(0, now - int(accepted)) / 1000)
 
 
 def _plan(item: Outgoing) -> tuple[str, str] | None:

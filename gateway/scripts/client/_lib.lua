@@ -1,14 +1,18 @@
 -- Shared prologue of every client script (prepended when scripts load).
--- KEYS: all keys of one client, sharing its hash tag:
---   1 client hash (id dev epoch node conn seq), 2 apps (applicationID -> registrationID),
---   3 regs (registrationID -> applicationID), 4 queue (notificationID -> sequence),
---   5 deadlines (notificationID -> deadline ms), 6 collapse ("registrationID:collapseKey" -> id)
--- ARGV: 1 notification key prefix (same tag), 2 bus channel prefix, 3 now (ms),
---   4 how long a final status stays readable (ms); script arguments start at 5.
--- Notification hashes (prefix .. id) hold reg app pl at dl st ck ft; they share the
--- client's hash tag, so touching them here is safe under Redis Cluster.
-local CLIENT, APPS, REGS, QUEUE, DEADLINES, COLLAPSE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local NOTE, BUS, NOW, KEEP = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+-- KEYS[1] is the client hash, aoi:{tag}:client; the client's other keys share its
+-- prefix and so its hash tag and slot (safe to touch under Redis Cluster):
+--   apps (applicationID -> registrationID), regs (registrationID -> applicationID),
+--   queue (notificationID -> sequence), deadlines (notificationID -> deadline ms),
+--   collapse ("registrationID:collapseKey" -> notificationID), n:<id> (notification hashes:
+--   reg app pl at dl st ck ft).
+-- ARGV: 1 bus channel prefix, 2 now (ms), 3 how long a final status stays readable (ms);
+-- script arguments start at 4.
+local CLIENT = KEYS[1]
+local BASE = string.sub(CLIENT, 1, -7)
+local TAG = string.match(CLIENT, '{(.-)}')
+local APPS, REGS, QUEUE = BASE .. 'apps', BASE .. 'regs', BASE .. 'queue'
+local DEADLINES, COLLAPSE, NOTE = BASE .. 'deadlines', BASE .. 'collapse', BASE .. 'n:'
+local BUS, NOW, KEEP = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 -- End a pending notification: out of the queue, payload dropped, status kept for KEEP ms.
 local function finish(id, status, finished)

@@ -1,5 +1,5 @@
--- ARGV 5 clientID. Returns {expired, deviceNumber, node or false, pending, app, reg, ...}, or nil.
-if redis.call('HGET', CLIENT, 'id') ~= ARGV[5] then
+-- ARGV 4 clientID. Returns {expired, deviceNumber, node or false, pending, app, reg, ...}, or nil.
+if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
   return nil
 end
 local expired = sweep()

@@ -1,9 +1,9 @@
--- ARGV 5 clientID, 6 requesting node, 7 requesting connection.
+-- ARGV 4 clientID, 5 requesting node, 6 requesting connection.
 -- Ends the client's channel wherever it is. Returns 1 (0 when none was active), or nil.
-if redis.call('HGET', CLIENT, 'id') ~= ARGV[5] then
+if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
   return nil
 end
-local same, node, conn = owns(ARGV[6], ARGV[7])
+local same, node, conn = owns(ARGV[5], ARGV[6])
 if not node then
   return 0
 end

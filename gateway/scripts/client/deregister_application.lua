@@ -1,14 +1,14 @@
--- ARGV 5 clientID, 6 applicationID. The registrationID stops working at once and
+-- ARGV 4 clientID, 5 applicationID. The registrationID stops working at once and
 -- its pending notifications end cancelled. Returns {200, expired, cancelled} or
 -- {404, field} naming what is unknown.
-if redis.call('HGET', CLIENT, 'id') ~= ARGV[5] then
+if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
   return {404, 'clientID'}
 end
-local reg = redis.call('HGET', APPS, ARGV[6])
+local reg = redis.call('HGET', APPS, ARGV[5])
 if not reg then
   return {404, 'applicationID'}
 end
-redis.call('HDEL', APPS, ARGV[6])
+redis.call('HDEL', APPS, ARGV[5])
 redis.call('HDEL', REGS, reg)
 local expired = sweep()
 local cancelled = 0

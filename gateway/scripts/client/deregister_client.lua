@@ -1,7 +1,7 @@
--- ARGV 5 clientID, 6 requesting node, 7 requesting connection.
+-- ARGV 4 clientID, 5 requesting node, 6 requesting connection.
 -- All-or-nothing removal of a client; its pending notifications end cancelled.
 -- Returns {deviceNumber, expired, cancelled}, or nil when the clientID is unknown.
-if redis.call('HGET', CLIENT, 'id') ~= ARGV[5] then
+if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
   return nil
 end
 local expired = sweep()
@@ -9,7 +9,7 @@ local pending = redis.call('ZRANGE', QUEUE, 0, -1)
 for _, id in ipairs(pending) do
   finish(id, 'cancelled')
 end
-local same, node, conn = owns(ARGV[6], ARGV[7])
+local same, node, conn = owns(ARGV[5], ARGV[6])
 local device = redis.call('HGET', CLIENT, 'dev')
 redis.call('DEL', CLIENT, APPS, REGS, QUEUE, DEADLINES, COLLAPSE)
 if node and not same then

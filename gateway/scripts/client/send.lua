@@ -1,9 +1,8 @@
--- ARGV 5 registrationID, 6 notificationID, 7 payload, 8 ttl (ms), 9 collapseKey or '',
--- 10 pending limit, 11 how long a ttl-0 notification may wait for the active channel (ms),
--- 12 client tag (named in the doorbell).
+-- ARGV 4 registrationID, 5 notificationID, 6 payload, 7 ttl (ms), 8 collapseKey or '',
+-- 9 pending limit, 10 how long a ttl-0 notification may wait for the active channel (ms).
 -- Stores one notification in acceptance order and rings the owning node.
 -- Returns {status, expired, replaced} with status 404, 429, or the stored status.
-local reg, id, collapse = ARGV[5], ARGV[6], ARGV[9]
+local reg, id, collapse = ARGV[4], ARGV[5], ARGV[8]
 local app = redis.call('HGET', REGS, reg)
 if not app then
   return {404, 0, 0}
@@ -17,14 +16,14 @@ local pending = redis.call('ZCARD', QUEUE)
 if replaced then
   pending = pending - 1
 end
-if pending >= tonumber(ARGV[10]) then
+if pending >= tonumber(ARGV[9]) then
   return {429, expired, 0}
 end
 if replaced then
   finish(replaced, 'cancelled')
 end
 local key = NOTE .. id
-local ttl = tonumber(ARGV[8])
+local ttl = tonumber(ARGV[7])
 local node = redis.call('HGET', CLIENT, 'node')
 if ttl == 0 and not node then
   redis.call('HSET', key, 'reg', reg, 'app', app, 'at', NOW, 'dl', NOW, 'st', 'expired', 'ft', NOW)
@@ -32,11 +31,11 @@ if ttl == 0 and not node then
   return {'expired', expired, replaced and 1 or 0}
 end
 if ttl == 0 then
-  ttl = tonumber(ARGV[11])
+  ttl = tonumber(ARGV[10])
 end
 local deadline = NOW + ttl
 local seq = redis.call('HINCRBY', CLIENT, 'seq', 1)
-redis.call('HSET', key, 'reg', reg, 'app', app, 'pl', ARGV[7], 'at', NOW, 'dl', deadline, 'st', 'queued')
+redis.call('HSET', key, 'reg', reg, 'app', app, 'pl', ARGV[6], 'at', NOW, 'dl', deadline, 'st', 'queued')
 if collapse ~= '' then
   redis.call('HSET', key, 'ck', collapse)
   redis.call('HSET', COLLAPSE, reg .. ':' .. collapse, id)
@@ -45,6 +44,6 @@ redis.call('PEXPIREAT', key, deadline + KEEP)
 redis.call('ZADD', QUEUE, seq, id)
 redis.call('ZADD', DEADLINES, deadline, id)
 if node then
-  tell(node, 'ring ' .. ARGV[12])
+  tell(node, 'ring ' .. TAG)
 end
 return {'queued', expired, replaced and 1 or 0}

@@ -1,6 +1,6 @@
--- ARGV 5 notificationID. Returns {expired, reg, status, accepted, finished or false}, or nil.
+-- ARGV 4 notificationID. Returns {expired, reg, status, accepted, finished or false}, or nil.
 local expired = sweep()
-local f = redis.call('HMGET', NOTE .. ARGV[5], 'reg', 'st', 'at', 'ft')
+local f = redis.call('HMGET', NOTE .. ARGV[4], 'reg', 'st', 'at', 'ft')
 if not f[2] then
   return nil
 end

@@ -1,0 +1,49 @@
+-- ARGV 4 epoch of the channel, 5 sequence already read, 6 how many to read,
+-- then pairs (notificationID, delivered|rejected) of acknowledgements.
+-- One round trip per channel step: apply the acknowledgements (whatever the epoch:
+-- the device did get them), then, unless the epoch moved on, read the next pending
+-- notifications in acceptance order and mark them sent.
+-- Returns {fenced (0 or 1), expired, newly_sent, accepted time or false per
+-- acknowledgement..., then seq, id, reg, app, payload, accepted per notification...}.
+local out = {0, 0, 0}
+for i = 7, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', QUEUE, id) then
+    table.insert(out, redis.call('HGET', NOTE .. id, 'at'))
+    finish(id, ARGV[i + 1])
+  else
+    table.insert(out, false)
+  end
+end
+if redis.call('HGET', CLIENT, 'epoch') ~= ARGV[4] then
+  out[1] = 1
+  return out
+end
+out[2] = sweep()
+local limit = tonumber(ARGV[6])
+if limit < 1 then
+  return out
+end
+local rows = redis.call('ZRANGEBYSCORE', QUEUE, '(' .. ARGV[5], '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #rows, 2 do
+  local id = rows[i]
+  local key = NOTE .. id
+  local f = redis.call('HMGET', key, 'reg', 'app', 'pl', 'at', 'st', 'ck')
+  if f[5] == 'queued' then
+    if f[6] then
+      local slot = f[1] .. ':' .. f[6]
+      if redis.call('HGET', COLLAPSE, slot) == id then
+        redis.call('HDEL', COLLAPSE, slot)
+      end
+    end
+    redis.call('HSET', key, 'st', 'sent')
+    out[3] = out[3] + 1
+  end
+  table.insert(out, rows[i + 1])
+  table.insert(out, id)
+  table.insert(out, f[1])
+  table.insert(out, f[2])
+  table.insert(out, f[3])
+  table.insert(out, f[4])
+end
+return out
