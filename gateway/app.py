@@ -20,17 +20,20 @@ log = logging.getLogger(__name__)
 
 
 @web.middleware
-async def count_http(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count every HTTP answer by route pattern (a bounded label) and code."""
+async def answer_http(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every HTTP answer by route pattern (a bounded label) and code; under /v1/
+    every error is the contract's JSON body, never a 500 for bad input."""
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     try:
         response = await handler(request)
+    except GatewayError as error:
+        response = api.error_response(error)
     except web.HTTPException as error:
-        metrics.observe_http(route, error.status)
-        if request.path.startswith("/v1/"):
-            return api.error_response(_as_gateway_error(error))
-        raise
+        if not request.path.startswith("/v1/"):
+            metrics.observe_http(route, error.status)
+            raise
+        response = api.error_response(_as_gateway_error(error))
     metrics.observe_http(route, response.status)
     return response
 
@@ -43,7 +46,7 @@ def _as_gateway_error(error: web.HTTPException) -> GatewayError:
 
 def build_app(node: Node) -> web.Application:
     """The application serving one node; the node's tasks live as long as the app."""
-    app = web.Application(middlewares=[count_http, api.errors_as_json])
+    app = web.Application(middlewares=[answer_http], client_max_size=api.MAX_BODY_BYTES)
     app[NODE] = node
     transport.add_routes(app)
     api.add_routes(app)

@@ -311,3 +311,13 @@ async def test_notification_metrics(node, connect, app_server, http):
         assert f'aoi_notifications_total{{outcome="{outcome}"}} 1.0' in text
     assert "aoi_delivery_latency_seconds_count 1.0" in text
     assert 'aoi_http_requests_total{code="202",route="/v1/notifications"} 1.0' in text
+
+
+async def test_full_batch_of_largest_payloads_is_accepted(node, connect, app_server):
+    _, _, registration_id = await ready_device(connect, node.ws_url, activate=False)
+    batch = [{"registrationID": registration_id, "payload": "é" * 2048}] * 500
+    status, body = await app_server.send_batch(batch)
+    assert status == 200
+    assert [result["status"] for result in body["results"]] == ["queued"] * 500
+    status, body = await app_server.call("POST", "/v1/notifications:batch", b" " * (17 << 20))
+    assert status == 413 and body["code"] == 413
