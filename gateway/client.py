@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 from typing import Any
 
@@ -14,6 +15,7 @@ import aiohttp
 import msgspec
 
 DEFAULT_TIMEOUT = 10.0
+_STREAM_ABOVE = 1 << 20
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _ENDED = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
@@ -206,9 +208,11 @@ class AppServer:
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One HTTP call; returns (status, decoded JSON body or None)."""
-        data = (
-            None if body is None else (body if isinstance(body, bytes) else _encoder.encode(body))
-        )
+        data: bytes | io.BytesIO | None = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else _encoder.encode(body)
+            if len(data) > _STREAM_ABOVE:
+                data = io.BytesIO(data)  # large bodies are streamed, not written at once
         async with self.session.request(
             method, self.base_url + path, data=data, timeout=self.timeout
         ) as response:
