@@ -130,10 +130,6 @@ class LocalCluster:
     def node_pids(self) -> list[int]:
         return [node.pid for node in self.nodes]
 
-    @property
-    def redis_pid(self) -> int | None:
-        return None if self.redis.process is None else self.redis.process.pid
-
     def start(self) -> None:
         """Start Redis and the nodes; wait for each ready line and ``/readyz`` 200."""
         raise_open_files_limit()  # inherited by the nodes
