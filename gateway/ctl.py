@@ -91,3 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(asyncio.run(command(args)))
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -126,13 +127,16 @@ class Store:
             password=password,
             max_connections=max_connections,
             timeout=timeout,
-            socket_timeout=timeout,
+            # No per-reply read timeout: every exchange is bounded as a whole by the
+            # auto-pipeline's deadline, which is cheaper than a timer per reply.
+            socket_timeout=None,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
         self.redis = redis.Redis(connection_pool=pool)
-        self._pipeline = AutoPipeline(self.redis, timeout * 1.5)
+        self._deadline = timeout * 1.5
+        self._pipeline = AutoPipeline(self.redis, self._deadline)
         self._keep_ms = int(status_retention * 1000)
 
     async def close(self) -> None:
@@ -162,8 +166,9 @@ class Store:
             raise Unavailable("Redis is unavailable; retry later") from error
 
     async def _load_scripts(self) -> None:
-        for source in _SOURCES.values():
-            await self.redis.script_load(source)
+        async with asyncio.timeout(self._deadline):
+            for source in _SOURCES.values():
+                await self.redis.script_load(source)
 
     def _script(self, name: str, tag: str, *args: Any, client: Any) -> Any:
         """Queue EVALSHA of a client script on the pipeline ``client``."""
@@ -194,12 +199,17 @@ class Store:
         client_id = ids.new_id(tag)
         client_key = keys.client(tag)
         record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
-        await self._call(lambda pipe: pipe.hset(client_key, items=record))
-        if existing is None:
-            claimed = await self._call(lambda pipe: pipe.set(index, client_id, nx=True))
-        else:
-            # The index names a client whose removal did not finish: replace it.
-            claimed = await self._call(lambda pipe: self._swap(pipe, index, existing, client_id))
+
+        def create_and_claim(pipe: Any) -> None:
+            # In this order in one round trip: the index never names a missing record.
+            pipe.hset(client_key, items=record)
+            if existing is None:
+                pipe.set(index, client_id, nx=True)
+            else:
+                # The index names a client whose removal did not finish: replace it.
+                self._swap(pipe, index, existing, client_id)
+
+        _, claimed = await self._batch(create_and_claim)
         if claimed:
             return client_id
         await self._call(lambda pipe: pipe.delete(client_key))
