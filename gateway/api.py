@@ -6,7 +6,9 @@ from typing import Annotated
 
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from gateway import metrics
 from gateway.errors import BadRequest, GatewayError, PayloadTooLarge, reason
 from gateway.frames import describe
 from gateway.store import Accepted, Outgoing
@@ -82,7 +84,7 @@ def _queued(accepted: Accepted) -> Queued:
 
 async def send(request: web.Request) -> web.Response:
     """``POST /v1/notifications``: 202 once the notification is durable in Redis."""
-    node = request.app[NODE]
+    node = request.config_dict[NODE]
     outgoing = _outgoing(await request.read())
     accepted = await node.store.send(outgoing, node.settings.max_pending)
     response = _json(_queued(accepted), 202)
@@ -92,7 +94,7 @@ async def send(request: web.Request) -> web.Response:
 
 async def send_batch(request: web.Request) -> web.Response:
     """``POST /v1/notifications:batch``: up to 500, results in order."""
-    node = request.app[NODE]
+    node = request.config_dict[NODE]
     try:
         batch = _batch_decoder.decode(await request.read())
     except msgspec.ValidationError as error:
@@ -123,24 +125,49 @@ class BatchResults(msgspec.Struct):
 
 async def status(request: web.Request) -> web.Response:
     """``GET /v1/notifications/{id}``."""
-    record = await request.app[NODE].store.status(request.match_info["notification_id"])
+    record = await request.config_dict[NODE].store.status(request.match_info["notification_id"])
     return _json(record)
 
 
 async def cancel(request: web.Request) -> web.Response:
     """``DELETE /v1/notifications/{id}``: 204, 409 when final, 404 unknown."""
-    await request.app[NODE].store.cancel(request.match_info["notification_id"])
+    await request.config_dict[NODE].store.cancel(request.match_info["notification_id"])
     return web.Response(status=204)
 
 
 async def client(request: web.Request) -> web.Response:
     """``GET /v1/clients/{clientID}``: introspection."""
-    return _json(await request.app[NODE].store.client_info(request.match_info["client_id"]))
+    return _json(await request.config_dict[NODE].store.client_info(request.match_info["client_id"]))
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/notifications", send)
-    app.router.add_post("/v1/notifications:batch", send_batch)
-    app.router.add_get("/v1/notifications/{notification_id}", status)
-    app.router.add_delete("/v1/notifications/{notification_id}", cancel)
-    app.router.add_get("/v1/clients/{client_id}", client)
+@web.middleware
+async def answer_http(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every answer by route pattern (a bounded label) and code; every error is
+    the contract's JSON body, never a 500 for bad input."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    try:
+        response = await handler(request)
+    except GatewayError as error:
+        response = error_response(error)
+    except web.HTTPException as error:
+        response = error_response(_as_gateway_error(error))
+    metrics.observe_http(route, response.status)
+    return response
+
+
+def _as_gateway_error(error: web.HTTPException) -> GatewayError:
+    converted = GatewayError(error.reason)
+    converted.code = error.status
+    return converted
+
+
+def create_api() -> web.Application:
+    """The application-server API, mounted under ``/v1``."""
+    api = web.Application(middlewares=[answer_http])
+    api.router.add_post("/notifications", send)
+    api.router.add_post("/notifications:batch", send_batch)
+    api.router.add_get("/notifications/{notification_id}", status)
+    api.router.add_delete("/notifications/{notification_id}", cancel)
+    api.router.add_get("/clients/{client_id}", client)
+    return api

@@ -9,47 +9,22 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from gateway import api, metrics, transport
-from gateway.errors import GatewayError
 from gateway.node import Node
 from gateway.transport import NODE
 
 log = logging.getLogger(__name__)
 
 
-@web.middleware
-async def answer_http(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count every HTTP answer by route pattern (a bounded label) and code; under /v1/
-    every error is the contract's JSON body, never a 500 for bad input."""
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    try:
-        response = await handler(request)
-    except GatewayError as error:
-        response = api.error_response(error)
-    except web.HTTPException as error:
-        if not request.path.startswith("/v1/"):
-            metrics.observe_http(route, error.status)
-            raise
-        response = api.error_response(_as_gateway_error(error))
-    metrics.observe_http(route, response.status)
-    return response
-
-
-def _as_gateway_error(error: web.HTTPException) -> GatewayError:
-    converted = GatewayError(error.reason)
-    converted.code = error.status
-    return converted
-
-
 def build_app(node: Node) -> web.Application:
     """The application serving one node; the node's tasks live as long as the app."""
-    app = web.Application(middlewares=[answer_http], client_max_size=api.MAX_BODY_BYTES)
+    # No middleware on the main application: its frame would live as long as every
+    # websocket. The API's middleware lives in its sub-application only.
+    app = web.Application(client_max_size=api.MAX_BODY_BYTES)
     app[NODE] = node
     transport.add_routes(app)
-    api.add_routes(app)
+    app.add_subapp("/v1", api.create_api())
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         node.start()

@@ -45,7 +45,7 @@ class Session:
         rate = node.settings.request_rate
         self._bucket = TokenBucket(rate, 2 * rate)
         self._strikes = 0
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] | None = None  # made when first needed
 
     async def push(self, frame: bytes) -> None:
         """Write one text frame (waits while the socket's buffer is full)."""
@@ -81,7 +81,7 @@ class Session:
             await self._read_loop()
         finally:
             await self._release()
-            for task in list(self._background):
+            for task in list(self._background or ()):
                 task.cancel()
             self.node.local.remove_outlet(self)
 
@@ -153,5 +153,7 @@ class Session:
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
+        if self._background is None:
+            self._background = set()
         self._background.add(task)
         task.add_done_callback(self._background.discard)

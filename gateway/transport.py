@@ -20,6 +20,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     refusal = _refusal(node)
     if refusal is not None:
         detail, retry_after = refusal
+        metrics.observe_http("/ws", 503)
         raise web.HTTPServiceUnavailable(
             text=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
         )
@@ -30,6 +31,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         compress=True,
     )
     await ws.prepare(request)
+    metrics.observe_http("/ws", 101)
     session = Session(ws, node)
     metrics.CONNECTIONS.inc()
     try:
