@@ -15,6 +15,7 @@ from gateway.node import Node
 from gateway.transport import NODE
 
 log = logging.getLogger(__name__)
+LISTEN_BACKLOG = 4096
 
 
 def build_app(node: Node) -> web.Application:
@@ -57,7 +58,9 @@ async def serve(node: Node) -> None:
     settings = node.settings
     runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
+    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
