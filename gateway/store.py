@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from gateway import ids, keys, metrics
-from gateway.autopipeline import AutoPipeline, Filler
+from gateway.autopipeline import POOL_SIZE, AutoPipeline, Filler
 from gateway.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable
 
+log = logging.getLogger(__name__)
 UNKNOWN_CLIENT = "clientID: unknown client"
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
@@ -120,13 +122,13 @@ class Store:
         timeout: float,
         status_retention: float,
         password: str | None = None,
-        max_connections: int = 64,
     ) -> None:
-        pool = redis.BlockingConnectionPool.from_url(
+        # A plain pool (no condition to wait on per pipeline): the auto-pipeline
+        # bounds how many connections are busy.
+        pool = redis.ConnectionPool.from_url(
             url,
             password=password,
-            max_connections=max_connections,
-            timeout=timeout,
+            max_connections=POOL_SIZE,
             # No per-reply read timeout: every exchange is bounded as a whole by the
             # auto-pipeline's deadline, which is cheaper than a timer per reply.
             socket_timeout=None,
@@ -163,6 +165,7 @@ class Store:
             return replies
         except (RedisError, OSError, TimeoutError) as error:
             metrics.REDIS_ERRORS.inc()
+            log.debug("redis exchange failed: %r", error)
             raise Unavailable("Redis is unavailable; retry later") from error
 
     async def _load_scripts(self) -> None:

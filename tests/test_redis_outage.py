@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import time
 
 import pytest
@@ -48,3 +51,28 @@ async def test_node_answers_503_fast_and_recovers(own_redis, start_node, connect
     note = await device.next_notification(timeout=5)
     assert note["notificationID"] == body["notificationID"]
     assert node.process.poll() is None
+
+
+async def test_hung_redis_answers_503_within_two_seconds(own_redis, start_node, connect):
+    node = start_node(redis_url=own_redis.url, redis_timeout=0.5)
+    devices = [await connect(node.ws_url) for _ in range(5)]
+    client_id = await devices[0].register(device_number())
+    os.kill(own_redis.process.pid, signal.SIGSTOP)  # Redis stops answering, sockets stay open
+    try:
+        started = time.monotonic()
+        responses = await asyncio.gather(
+            *(
+                device.request(
+                    {"messageType": "aoiClientRegistrationReq", "deviceNumber": device_number()},
+                    timeout=5,
+                )
+                for device in devices
+            )
+        )
+        assert [r["code"] for r in responses] == [503] * 5
+        assert time.monotonic() - started < 2.0
+        await wait_for(lambda: node.http_status("/readyz") == 503, timeout=5)
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    await wait_for(lambda: node.http_status("/readyz") == 200, timeout=10)
+    await devices[0].activate(client_id)
