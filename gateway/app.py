@@ -28,7 +28,7 @@ def build_app(node: Node) -> web.Application:
     app.add_subapp("/v1", api.create_api())
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        node.start()
+        await node.start()
         yield
         await node.stop()
 

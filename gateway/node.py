@@ -65,8 +65,9 @@ class Node:
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
         return cls(settings, store, local, bus, bucket, redis_address(redis_url))
 
-    def start(self) -> None:
-        """Start the background tasks: bus listener, liveness record, catch-up."""
+    async def start(self) -> None:
+        """Load the scripts, then start the bus listener, liveness record and catch-up."""
+        await self.store.load_scripts()
         self.tasks = [
             asyncio.create_task(self.bus.run(), name="bus"),
             asyncio.create_task(self._liveness(), name="liveness"),

@@ -140,6 +140,7 @@ class Store:
         self._deadline = timeout * 1.5
         self._pipeline = AutoPipeline(self.redis, self._deadline)
         self._keep_ms = int(status_retention * 1000)
+        self._loading: asyncio.Future[list[Any]] | None = None
 
     async def close(self) -> None:
         await self._pipeline.close()
@@ -169,9 +170,19 @@ class Store:
             raise Unavailable("Redis is unavailable; retry later") from error
 
     async def _load_scripts(self) -> None:
-        async with asyncio.timeout(self._deadline):
-            for source in _SOURCES.values():
-                await self.redis.script_load(source)
+        """Load the Lua scripts; concurrent callers share one load."""
+        if self._loading is None or self._loading.done():
+            self._loading = self._pipeline.submit(
+                lambda pipe: [pipe.script_load(source) for source in _SOURCES.values()]
+            )
+        await asyncio.shield(self._loading)
+
+    async def load_scripts(self) -> None:
+        """Load the Lua scripts now (at start), so the first requests find them."""
+        try:
+            await self._load_scripts()
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("could not load scripts yet: %r", error)
 
     def _script(self, name: str, tag: str, *args: Any, client: Any) -> Any:
         """Queue EVALSHA of a client script on the pipeline ``client``."""
