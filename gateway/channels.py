@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -19,7 +18,6 @@ from gateway import frames, metrics
 from gateway.errors import Unavailable
 from gateway.store import Pending, Store
 
-log = logging.getLogger(__name__)
 _RETRY_DELAY = 0.5
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -26,7 +25,6 @@ from gateway.limits import TokenBucket
 from gateway.node import Node
 from gateway.procedures import answer
 
-log = logging.getLogger(__name__)
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
 _CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
