@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from gateway import frames
+from tests.contract import DESC
 
 CLIENT_ID = "AbCdEfGhIjK" + "x" * 22
 VALID: dict[str, dict[str, Any]] = {
@@ -273,17 +274,7 @@ def test_reply_desc_is_the_reason_phrase(code: int) -> None:
 
 
 def test_reply_desc_matches_the_contract_table() -> None:
-    table = {
-        200: "OK",
-        400: "Bad Request",
-        403: "Forbidden",
-        404: "Not Found",
-        409: "Conflict",
-        429: "Too Many Requests",
-        500: "Internal Server Error",
-        503: "Service Unavailable",
-    }
-    for code, desc in table.items():
+    for code, desc in DESC.items():
         assert frames.reply(frames.AoiErrorRes, code).desc == desc
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.client import Device
 from tests.conftest import device_number, wait_for
+from tests.contract import DESC
 
 ID_ALPHABET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 UNKNOWN_ID = "AAAAAAAAAAA" + "B" * 22
@@ -23,14 +24,6 @@ RESPONSE_OF = {
     "notificationChannelDeactivationReq": "notificationChannelDeactivationRes",
     "clientApplicationRegistrationReq": "clientApplicationRegistrationRes",
     "clientApplicationDeregistrationReq": "clientApplicationDeregistrationRes",
-}
-DESC = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    429: "Too Many Requests",
 }
 
 
