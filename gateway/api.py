@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
@@ -48,6 +49,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
 
 
+_FIELD_FIRST = re.compile(r"^[\w.\[\]]+: ")
 _send_decoder = msgspec.json.Decoder(SendRequest)
 _batch_decoder = msgspec.json.Decoder(BatchRequest)
 _encoder = msgspec.json.Encoder()
@@ -78,6 +80,12 @@ def _outgoing(raw: bytes | msgspec.Raw) -> Outgoing:
     return Outgoing(body.registrationID, body.payload, ttl, collapse)
 
 
+def _in_entry(index: int, detail: str) -> str:
+    """A detail naming its batch entry: ``notifications[2].ttl: ...``."""
+    joiner = "." if _FIELD_FIRST.match(detail) else ": "
+    return f"notifications[{index}]{joiner}{detail}"
+
+
 def _queued(accepted: Accepted) -> Queued:
     return Queued(accepted.notification_id)
 
@@ -106,7 +114,7 @@ async def send_batch(request: web.Request) -> web.Response:
         try:
             decoded.append(_outgoing(raw))
         except GatewayError as error:
-            decoded.append(type(error)(f"notifications[{index}].{error.detail}"))
+            decoded.append(type(error)(_in_entry(index, error.detail or "")))
     valid = [item for item in decoded if isinstance(item, Outgoing)]
     stored = iter(await node.store.send_many(valid, node.settings.max_pending) if valid else [])
     results: list[msgspec.Struct] = []

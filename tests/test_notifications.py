@@ -204,12 +204,21 @@ async def test_batch_keeps_order_and_reports_each_entry(node, connect, app_serve
         {"registrationID": registration_id, "payload": "two", "ttl": "60"},
         {"registrationID": registration_id, "payload": "a" * 4097},
         {"registrationID": registration_id, "payload": "three", "collapseKey": "k"},
+        5,
     ]
     status, body = await app_server.send_batch(batch)
     assert status == 200
     results = body["results"]
-    assert [r.get("status") or r["code"] for r in results] == ["queued", 404, 400, 413, "queued"]
-    assert "ttl" in results[2]["detail"]
+    assert [r.get("status") or r["code"] for r in results] == [
+        "queued",
+        404,
+        400,
+        413,
+        "queued",
+        400,
+    ]
+    assert results[2]["detail"].startswith("notifications[2].ttl: ")
+    assert results[5]["detail"].startswith("notifications[5]: expected `object`")
     received = [(await device.next_notification(timeout=5))["payload"] for _ in range(2)]
     assert received == ["one", "three"]
     too_many = [{"registrationID": registration_id, "payload": "x"}] * 501
