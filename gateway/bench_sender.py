@@ -101,7 +101,8 @@ class Sender:
 
     async def run(self, deadline: float) -> SendLog:
         """Send the whole plan, or what fits before ``deadline`` (monotonic)."""
-        self.log.started = time.monotonic() + 0.01
+        # A paced run starts its schedule a moment ahead, so every sender is waiting.
+        self.log.started = time.monotonic() + (0.01 if self.plan.rate else 0.0)
         tasks = [
             asyncio.create_task(self._sender(self.log.started, deadline))
             for _ in range(min(self.plan.concurrency, self.requests))
