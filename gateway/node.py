@@ -72,6 +72,7 @@ class Node:
             asyncio.create_task(self.bus.run(), name="bus"),
             asyncio.create_task(self._liveness(), name="liveness"),
             asyncio.create_task(self._catch_up(), name="catch-up"),
+            asyncio.create_task(self._keep_alive(), name="keep-alive"),
         ]
 
     async def stop(self) -> None:
@@ -96,6 +97,12 @@ class Node:
                     log.warning("redis unreachable")
                 self.redis_ok = False
             await asyncio.sleep(self.settings.liveness_ttl / 3 if self.redis_ok else 0.5)
+
+    async def _keep_alive(self) -> None:
+        # One sweep for all connections instead of timers per connection.
+        while True:
+            await asyncio.sleep(self.settings.ping_interval)
+            self.local.keep_alive(self.settings.ping_interval)
 
     async def _catch_up(self) -> None:
         while True:

@@ -33,7 +33,16 @@ _CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
 class Session:
     """The state of one websocket connection on this node."""
 
-    __slots__ = ("_background", "_bucket", "_strikes", "channel", "conn_id", "node", "ws")
+    __slots__ = (
+        "_background",
+        "_bucket",
+        "_strikes",
+        "channel",
+        "conn_id",
+        "heard",
+        "node",
+        "ws",
+    )
 
     def __init__(self, ws: web.WebSocketResponse, node: Node) -> None:
         self.ws = ws
@@ -44,12 +53,21 @@ class Session:
         self._bucket = TokenBucket(rate, 2 * rate)
         self._strikes = 0
         self._background: set[asyncio.Task[None]] | None = None  # made when first needed
+        self.heard = time.monotonic()  # when the peer last sent anything (keep-alive)
 
     async def push(self, frame: bytes) -> None:
         """Write one text frame (waits while the socket's buffer is full)."""
         # While closing, the reader sees the close and ends the session.
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.send_frame(frame, WSMsgType.TEXT)
+
+    def ping(self) -> None:
+        """Send a ping without waiting (the node's keep-alive sweep)."""
+        self._spawn(self._ping())
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.ping()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close the websocket from outside the reader (node bus, drain)."""
@@ -85,8 +103,11 @@ class Session:
 
     async def _read_loop(self) -> None:
         async for message in self.ws:
+            self.heard = time.monotonic()
             if message.type == WSMsgType.TEXT:
                 await self._on_text(message.data)
+            elif message.type == WSMsgType.PING:
+                await self.ws.pong(message.data)
             elif message.type == WSMsgType.BINARY:
                 metrics.PROTOCOL_ERRORS.labels("binary").inc()
                 await self.ws.close(code=1003, message=b"binary frames are not accepted")
@@ -154,4 +175,10 @@ class Session:
         if self._background is None:
             self._background = set()
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        if self._background is not None:
+            self._background.discard(task)
+            if not self._background:
+                self._background = None  # an idle connection keeps no set

@@ -25,8 +25,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             text=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
         )
     settings = node.settings
+    # Pings come from the node's keep-alive sweep (no timers per connection), so
+    # pongs and pings reach the session, which counts them as signs of life.
     ws = web.WebSocketResponse(
-        heartbeat=settings.ping_interval,
+        autoping=False,
         max_msg_size=settings.max_frame_bytes,
         compress=True,
     )
