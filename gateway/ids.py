@@ -42,8 +42,15 @@ _entropy = _Entropy()
 
 
 def new_tag() -> str:
-    """A fresh client tag (66 random bits)."""
-    return _entropy.token(8)
+    """A fresh client tag (about 66 random bits), never starting with ``-``.
+
+    Every ID starts with its tag, and an ID starting with ``-`` reads as an option
+    on command lines (``aoi-ctl send --registration-id -x...``).
+    """
+    while True:
+        tag = _entropy.token(8)
+        if not tag.startswith("-"):
+            return tag
 
 
 def new_id(tag: str) -> str:
