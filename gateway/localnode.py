@@ -45,6 +45,28 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, interval: floa
         time.sleep(interval)
 
 
+def read_log_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a node's log file (other lines skipped)."""
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except ValueError:
+            continue
+    return lines
+
+
+def http_status(url: str) -> int:
+    """The status of ``GET url``, 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
 class NodeProcess:
     """One ``python -m gateway`` process on 127.0.0.1 with its log in ``log_dir``."""
 
@@ -92,23 +114,11 @@ class NodeProcess:
 
     def log_lines(self) -> list[dict[str, Any]]:
         """The node's JSON log lines so far (other lines skipped)."""
-        lines = []
-        for raw in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(raw))
-            except ValueError:
-                continue
-        return lines
+        return read_log_lines(self.log_path)
 
     def http_status(self, path: str) -> int:
         """The status of ``GET path`` on the node, 0 when it does not answer."""
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except OSError:
-            return 0
+        return http_status(self.url + path)
 
     @property
     def pid(self) -> int:

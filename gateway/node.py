@@ -37,7 +37,6 @@ class Node:
     connect_bucket: TokenBucket
     redis_address: str
     draining: bool = False
-    redis_ok: bool = True
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -86,17 +85,18 @@ class Node:
         await self.store.close()
 
     async def _liveness(self) -> None:
+        reachable = True
         while True:
             try:
                 await self.store.heartbeat(self.node_id, self.settings.liveness_ttl)
-                if not self.redis_ok:
+                if not reachable:
                     log.info("redis reachable")
-                self.redis_ok = True
+                reachable = True
             except Unavailable:
-                if self.redis_ok:
+                if reachable:
                     log.warning("redis unreachable")
-                self.redis_ok = False
-            await asyncio.sleep(self.settings.liveness_ttl / 3 if self.redis_ok else 0.5)
+                reachable = False
+            await asyncio.sleep(self.settings.liveness_ttl / 3 if reachable else 0.5)
 
     async def _keep_alive(self) -> None:
         # One sweep for all connections instead of timers per connection.

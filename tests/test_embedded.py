@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.client import Device
+from gateway.localnode import http_status, read_log_lines
 from tests.conftest import START_TIMEOUT, device_number, wait_for
 
 SOCKET_DIR = re.compile(r"unix://(?P<dir>/\S*?aoi-valkey-[^/\s]+)/")
 
 
-def log_lines(path: Path) -> list[dict[str, Any]]:
-    lines = []
-    for raw in path.read_text(errors="replace").splitlines():
-        try:
-            lines.append(json.loads(raw))
-        except ValueError:
-            continue
-    return lines
-
-
 def find(path: Path, predicate: Any) -> dict[str, Any] | None:
-    return next((line for line in log_lines(path) if predicate(line)), None)
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
+    return next((line for line in read_log_lines(path) if predicate(line)), None)
 
 
 def is_directory(path: str) -> bool:
