@@ -219,7 +219,7 @@ async def run_push(setup: Setup, options: PushOptions) -> dict[str, Any]:
     """Send notifications to held devices and check that each arrives exactly once."""
     async with device_fleet(setup, options.devices) as (fleet, ready):
         connected = _handshake_results(options.devices, ready)
-        sender = Sender(_plan(setup, options, ready), setup.session)
+        sender = Sender(_plan(setup, options, ready))
         setup.status = lambda: (
             f"sent {sender.log.sent}/{options.notifications} "
             f"accepted {len(sender.log.accepted)} received {sum(fleet.received)}"

@@ -18,12 +18,11 @@ import random
 import time
 from dataclasses import dataclass, field
 
-import aiohttp
 import msgspec
 
+from gateway.bench_http import HttpClient, HttpError, post_request
 from gateway.bench_stats import Histogram
 
-_HEADERS = {"Content-Type": "application/json"}
 _encoder = msgspec.json.Encoder()
 
 
@@ -79,11 +78,10 @@ class SendLog:
 
 
 class Sender:
-    """Runs one ``PushPlan`` with one aiohttp session."""
+    """Runs one ``PushPlan``; each sender task keeps one connection per node."""
 
-    def __init__(self, plan: PushPlan, session: aiohttp.ClientSession) -> None:
+    def __init__(self, plan: PushPlan) -> None:
         self.plan = plan
-        self.session = session
         self.per_request = max(1, plan.batch)
         self.requests = math.ceil(plan.count / self.per_request)
         rng = random.Random(plan.seed)
@@ -95,7 +93,7 @@ class Sender:
             for registration in plan.registrations
         ]
         route = "/v1/notifications:batch" if plan.batch else "/v1/notifications"
-        self.urls = [url.rstrip("/") + route for url in plan.node_urls]
+        self.framers = [post_request(url, route) for url in plan.node_urls]
         self.log = SendLog()
         self._next = 0
 
@@ -114,36 +112,33 @@ class Sender:
 
     async def _sender(self, t0: float, deadline: float) -> None:
         rate = self.plan.rate
-        while self._next < self.requests and time.monotonic() < deadline:
-            job = self._next
-            self._next += 1
-            scheduled = None if rate is None else t0 + job * self.per_request / rate
-            if scheduled is not None and scheduled > time.monotonic():
-                await asyncio.sleep(scheduled - time.monotonic())
-            await self._post(job, scheduled)
+        clients = [HttpClient(url) for url in self.plan.node_urls]
+        try:
+            while self._next < self.requests and time.monotonic() < deadline:
+                job = self._next
+                self._next += 1
+                scheduled = None if rate is None else t0 + job * self.per_request / rate
+                if scheduled is not None and scheduled > time.monotonic():
+                    await asyncio.sleep(scheduled - time.monotonic())
+                await self._post(clients, job, scheduled)
+        finally:
+            for client in clients:
+                client.close()
 
     def _body(self, devices: list[int]) -> bytes:
         if not self.plan.batch:
             return self.bodies[devices[0]]
         return b'{"notifications":[' + b",".join(self.bodies[d] for d in devices) + b"]}"
 
-    async def _post(self, job: int, scheduled: float | None) -> None:
+    async def _post(self, clients: list[HttpClient], job: int, scheduled: float | None) -> None:
         node = self.nodes[job]
         devices = self.targets[job * self.per_request : (job + 1) * self.per_request]
-        body = self._body(devices)
+        request = self.framers[node](self._body(devices))
         started = time.monotonic()
         self.log.sent += len(devices)
         try:
-            async with self.session.post(
-                self.urls[node],
-                data=body,
-                headers=_HEADERS,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self.plan.timeout),
-            ) as response:
-                raw = await response.read()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as error:
+            status, raw = await clients[node].post(request, self.plan.timeout)
+        except (HttpError, OSError, TimeoutError) as error:
             self.log.error(type(error).__name__, len(devices))
             return
         self.log.requests.record(time.monotonic() - started)
