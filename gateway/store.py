@@ -27,6 +27,7 @@ from redis.exceptions import NoScriptError, RedisError
 from gateway import ids, keys, metrics
 from gateway.autopipeline import POOL_SIZE, AutoPipeline, Filler
 from gateway.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable
+from gateway.resp import PackedConnection
 
 log = logging.getLogger(__name__)
 UNKNOWN_CLIENT = "clientID: unknown client"
@@ -135,6 +136,7 @@ class Store:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,
+            connection_class=PackedConnection,
         )
         self.redis = redis.Redis(connection_pool=pool)
         self._deadline = timeout * 1.5
