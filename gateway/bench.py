@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from gateway import bench_report
+from gateway import bench_report, eventloop
 from gateway.bench_local import LocalCluster, raise_open_files_limit
 from gateway.bench_scenarios import PushOptions, Setup, is_loopback, run_connect, run_push
 
@@ -181,12 +181,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _check_targets(args)
     raise_open_files_limit()
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        run = asyncio.run(_run(args))
-    else:
-        run = uvloop.run(_run(args))
+    run = eventloop.run(_run(args))
     document = _document(args, argv, run)
     out = args.out or bench_report.default_out(args.scenario)
     bench_report.write(out, document)

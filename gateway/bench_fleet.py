@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from gateway import eventloop
 from gateway.bench_local import raise_open_files_limit
 from gateway.bench_stats import Histogram
 from gateway.client import AoiError, Device
@@ -198,12 +199,7 @@ class _Worker:
 def worker_main(conn: Connection, spec: WorkerSpec) -> None:
     """Entry point of a worker process."""
     raise_open_files_limit()
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        asyncio.run(_Worker(conn, spec).run())
-    else:
-        uvloop.run(_Worker(conn, spec).run())
+    eventloop.run(_Worker(conn, spec).run())
 
 
 class Fleet:

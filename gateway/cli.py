@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 
-from gateway import logs
+from gateway import eventloop, logs
 from gateway.app import serve
 from gateway.config import Settings, load_settings
 from gateway.embedded import embedded_redis
@@ -42,10 +41,5 @@ async def run(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     settings = load_settings(argv)
     logs.configure(settings.log_level, settings.log_format, settings.node_id)
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        asyncio.run(run(settings))
-    else:
-        uvloop.run(run(settings))
+    eventloop.run(run(settings))
     sys.exit(0)
