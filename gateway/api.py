@@ -10,7 +10,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import metrics
-from gateway.errors import BadRequest, GatewayError, PayloadTooLarge, reason
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    reason,
+)
 from gateway.frames import describe
 from gateway.store import Accepted, Outgoing
 from gateway.transport import NODE
@@ -92,7 +99,7 @@ def _queued(accepted: Accepted) -> Queued:
 
 async def send(request: web.Request) -> web.Response:
     """``POST /v1/notifications``: 202 once the notification is durable in Redis."""
-    node = request.config_dict[NODE]
+    node = request.app[NODE]
     outgoing = _outgoing(await request.read())
     accepted = await node.store.send(outgoing, node.settings.max_pending)
     response = _json(_queued(accepted), 202)
@@ -102,7 +109,7 @@ async def send(request: web.Request) -> web.Response:
 
 async def send_batch(request: web.Request) -> web.Response:
     """``POST /v1/notifications:batch``: up to 500, results in order."""
-    node = request.config_dict[NODE]
+    node = request.app[NODE]
     try:
         batch = _batch_decoder.decode(await request.read())
     except msgspec.ValidationError as error:
@@ -133,35 +140,55 @@ class BatchResults(msgspec.Struct):
 
 async def status(request: web.Request) -> web.Response:
     """``GET /v1/notifications/{id}``."""
-    record = await request.config_dict[NODE].store.status(request.match_info["notification_id"])
+    record = await request.app[NODE].store.status(request.match_info["notification_id"])
     return _json(record)
 
 
 async def cancel(request: web.Request) -> web.Response:
     """``DELETE /v1/notifications/{id}``: 204, 409 when final, 404 unknown."""
-    await request.config_dict[NODE].store.cancel(request.match_info["notification_id"])
+    await request.app[NODE].store.cancel(request.match_info["notification_id"])
     return web.Response(status=204)
 
 
 async def client(request: web.Request) -> web.Response:
     """``GET /v1/clients/{clientID}``: introspection."""
-    return _json(await request.config_dict[NODE].store.client_info(request.match_info["client_id"]))
+    return _json(await request.app[NODE].store.client_info(request.match_info["client_id"]))
 
 
-@web.middleware
-async def answer_http(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count every answer by route pattern (a bounded label) and code; every error is
-    the contract's JSON body, never a 500 for bad input."""
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    try:
-        response = await handler(request)
-    except GatewayError as error:
-        response = error_response(error)
-    except web.HTTPException as error:
-        response = error_response(_as_gateway_error(error))
-    metrics.observe_http(route, response.status)
-    return response
+def _answered(route: str, handler: Handler) -> Handler:
+    """``handler``, counted by route pattern (a bounded label) and code, every error
+    answered with the contract's JSON body (never a 500 for bad input).
+
+    A wrapper per route rather than an aiohttp middleware: with any middleware
+    aiohttp wraps every handler, the websocket's too, whose frames then live as long
+    as the connection.
+    """
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except GatewayError as error:
+            response = error_response(error)
+        except web.HTTPException as error:
+            response = error_response(_as_gateway_error(error))
+        metrics.observe_http(route, response.status)
+        return response
+
+    return answer
+
+
+async def _no_route(request: web.Request) -> web.Response:
+    raise NotFound(f"path: no API route {request.path}")
+
+
+def _wrong_method(allowed: str) -> Handler:
+    async def refuse(request: web.Request) -> web.Response:
+        detail = f"method: {request.method} is not allowed here; use {allowed}"
+        response = error_response(MethodNotAllowed(detail))
+        response.headers["Allow"] = allowed
+        return response
+
+    return refuse
 
 
 def _as_gateway_error(error: web.HTTPException) -> GatewayError:
@@ -170,12 +197,21 @@ def _as_gateway_error(error: web.HTTPException) -> GatewayError:
     return converted
 
 
-def create_api() -> web.Application:
-    """The application-server API, mounted under ``/v1``."""
-    api = web.Application(middlewares=[answer_http])
-    api.router.add_post("/notifications", send)
-    api.router.add_post("/notifications:batch", send_batch)
-    api.router.add_get("/notifications/{notification_id}", status)
-    api.router.add_delete("/notifications/{notification_id}", cancel)
-    api.router.add_get("/clients/{client_id}", client)
-    return api
+_ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/v1/notifications", send),
+    ("POST", "/v1/notifications:batch", send_batch),
+    ("GET", "/v1/notifications/{notification_id}", status),
+    ("DELETE", "/v1/notifications/{notification_id}", cancel),
+    ("GET", "/v1/clients/{client_id}", client),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    """Route the application-server API (under ``/v1``) on ``app``."""
+    allowed: dict[str, list[str]] = {}
+    for method, path, handler in _ROUTES:
+        app.router.add_route(method, path, _answered(path, handler))
+        allowed.setdefault(path, []).append(method)
+    for path, methods in allowed.items():  # tried after the routes above
+        app.router.add_route("*", path, _answered(path, _wrong_method(", ".join(methods))))
+    app.router.add_route("*", "/v1/{tail:.*}", _answered("unmatched", _no_route))

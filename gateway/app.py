@@ -20,12 +20,12 @@ LISTEN_BACKLOG = 4096
 
 def build_app(node: Node) -> web.Application:
     """The application serving one node; the node's tasks live as long as the app."""
-    # No middleware on the main application: its frame would live as long as every
-    # websocket. The API's middleware lives in its sub-application only.
+    # No middleware: aiohttp would wrap the websocket handler too, and those frames
+    # would live as long as every connection.
     app = web.Application(client_max_size=api.MAX_BODY_BYTES)
     app[NODE] = node
     transport.add_routes(app)
-    app.add_subapp("/v1", api.create_api())
+    api.add_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await node.start()

@@ -32,6 +32,10 @@ class NotFound(GatewayError):
     code = 404
 
 
+class MethodNotAllowed(GatewayError):
+    code = 405
+
+
 class Conflict(GatewayError):
     code = 409
 

@@ -247,6 +247,17 @@ async def test_bad_send_bodies_get_400_naming_the_field(node, app_server):
     assert status == 404 and body["desc"] == "Not Found"
 
 
+async def test_unknown_api_paths_and_methods_get_json_errors(node, app_server, http):
+    status, body = await app_server.call("POST", "/v1/nothing-here", b"{}")
+    assert status == 404 and body["code"] == 404 and "path" in body["detail"]
+    async with http.put(node.url + "/v1/notifications") as response:
+        assert response.status == 405 and response.headers["Allow"] == "POST"
+        body = await response.json()
+    assert body["desc"] == "Method Not Allowed" and "PUT" in body["detail"]
+    status, _ = await app_server.call("PATCH", "/v1/notifications/some-id")
+    assert status == 405
+
+
 async def test_cancel(node, connect, app_server):
     device, client_id, registration_id = await ready_device(connect, node.ws_url, activate=False)
     _, queued = await app_server.send(registration_id, "cancel me")
