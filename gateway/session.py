@@ -1,6 +1,6 @@
-"""One websocket connection: one reader loop; writes go straight to the socket.
+"""One websocket connection: the messages of the handler's read loop; writes go straight out.
 
-The reader decodes each frame, answers requests strictly in arrival order and
+The session decodes each frame, answers requests strictly in arrival order and
 hands acknowledgements to the channel. Responses (from the reader) and
 notifications (from the channel's pump) are written with aiohttp's
 ``send_frame``, which never interleaves frames and waits while the socket's
@@ -16,7 +16,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from gateway import frames, ids, metrics
 from gateway.channels import Channel
@@ -28,6 +28,7 @@ from gateway.procedures import answer
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
 _CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
+_ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
 
 
 class Session:
@@ -90,32 +91,40 @@ class Session:
             self.node.local.discard(channel)
             self._spawn(channel.stop())
 
-    async def serve(self) -> None:
-        """Run the connection until it closes, then give up its channel."""
+    def open(self) -> None:
+        """Make the connection reachable by the node bus and the keep-alive sweep."""
         self.node.local.add_outlet(self)
+
+    async def on_message(self, message: WSMessage) -> bool:
+        """Handle one message from ``ws.receive()``; False once the connection is done.
+
+        The caller owns the read loop, so an idle connection keeps no frame of ours
+        beyond the handler's (memory per connection).
+        """
+        self.heard = time.monotonic()
+        kind = message.type
+        if kind == WSMsgType.TEXT:
+            await self._on_text(message.data)
+        elif kind == WSMsgType.PING:
+            await self.ws.pong(message.data)
+        elif kind == WSMsgType.BINARY:
+            metrics.PROTOCOL_ERRORS.labels("binary").inc()
+            await self.ws.close(code=1003, message=b"binary frames are not accepted")
+            return False
+        elif kind == WSMsgType.ERROR:
+            # aiohttp has closed the socket with the error's code (1007, 1009, ...).
+            code = int(getattr(message.data, "code", 0))
+            metrics.PROTOCOL_ERRORS.labels(_CLOSE_REASONS.get(code, "transport")).inc()
+        return kind not in _ENDED
+
+    async def finish(self) -> None:
+        """The connection has closed: give up its channel and stop its tasks."""
         try:
-            await self._read_loop()
-        finally:
             await self._release()
+        finally:
             for task in list(self._background or ()):
                 task.cancel()
             self.node.local.remove_outlet(self)
-
-    async def _read_loop(self) -> None:
-        async for message in self.ws:
-            self.heard = time.monotonic()
-            if message.type == WSMsgType.TEXT:
-                await self._on_text(message.data)
-            elif message.type == WSMsgType.PING:
-                await self.ws.pong(message.data)
-            elif message.type == WSMsgType.BINARY:
-                metrics.PROTOCOL_ERRORS.labels("binary").inc()
-                await self.ws.close(code=1003, message=b"binary frames are not accepted")
-                return
-            elif message.type == WSMsgType.ERROR:
-                # aiohttp has closed the socket with the error's code (1007, 1009, ...).
-                code = int(getattr(message.data, "code", 0))
-                metrics.PROTOCOL_ERRORS.labels(_CLOSE_REASONS.get(code, "transport")).inc()
 
     async def _on_text(self, text: str) -> None:
         started = time.perf_counter()

@@ -35,11 +35,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     metrics.observe_http("/ws", 101)
     session = Session(ws, node)
+    session.open()
     metrics.CONNECTIONS.inc()
     try:
-        await session.serve()
+        # The read loop runs in this frame: each coroutine frame kept while a
+        # connection idles is memory per connection.
+        while await session.on_message(await ws.receive()):
+            pass
     finally:
-        metrics.CONNECTIONS.dec()
+        try:
+            await session.finish()
+        finally:
+            metrics.CONNECTIONS.dec()
     return ws
 
 
