@@ -102,6 +102,8 @@ async def send(request: web.Request) -> web.Response:
     node = request.app[NODE]
     outgoing = _outgoing(await request.read())
     accepted = await node.store.send(outgoing, node.settings.max_pending)
+    if accepted.ring_here is not None:
+        node.local.ring(accepted.ring_here)
     response = _json(_queued(accepted), 202)
     response.headers["Location"] = f"/v1/notifications/{accepted.notification_id}"
     return response
@@ -128,6 +130,8 @@ async def send_batch(request: web.Request) -> web.Response:
     for item in decoded:
         outcome = next(stored) if isinstance(item, Outgoing) else item
         if isinstance(outcome, Accepted):
+            if outcome.ring_here is not None:
+                node.local.ring(outcome.ring_here)
             results.append(_queued(outcome))
         else:
             results.append(ErrorBody(outcome.code, reason(outcome.code), outcome.detail))

@@ -221,13 +221,17 @@ class LocalChannels:
             del self.channels[channel.tag]
             metrics.CHANNELS_ACTIVE.set(len(self.channels))
 
+    def ring(self, tag: str) -> None:
+        """The client with this tag has new notifications (if its channel is here)."""
+        channel = self.channels.get(tag)
+        if channel is not None:
+            channel.ring()
+
     def on_bus_message(self, message: str) -> None:
         """Act on one node-bus message (see docs/redis.md for the format)."""
         verb, _, rest = message.partition(" ")
         if verb == "ring":
-            channel = self.channels.get(rest)
-            if channel is not None:
-                channel.ring()
+            self.ring(rest)
         elif verb == "close":
             conn_id, _, code = rest.partition(" ")
             outlet = self.outlets.get(conn_id)

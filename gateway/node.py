@@ -47,6 +47,7 @@ class Node:
     def create(cls, settings: Settings, redis_url: str) -> Node:
         store = Store(
             redis_url,
+            node_id=settings.node_id,
             timeout=settings.redis_timeout,
             status_retention=settings.status_retention,
             password=settings.redis_password,

@@ -95,8 +95,12 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
+    """A stored notification; ``ring_here`` is the client's tag when its channel is on
+    this node, which must then ring it (the store rang any other node over the bus)."""
+
     notification_id: str
     status: str
+    ring_here: str | None = None
 
 
 def _read_scripts() -> dict[str, str]:
@@ -120,6 +124,7 @@ class Store:
         self,
         url: str,
         *,
+        node_id: str,
         timeout: float,
         status_retention: float,
         password: str | None = None,
@@ -142,6 +147,7 @@ class Store:
         self._deadline = timeout * 1.5
         self._pipeline = AutoPipeline(self.redis, self._deadline)
         self._keep_ms = int(status_retention * 1000)
+        self._node_id = node_id
         self._loading: asyncio.Future[list[Any]] | None = None
 
     async def close(self) -> None:
@@ -347,6 +353,7 @@ class Store:
             item.collapse_key or "",
             max_pending,
             ZERO_TTL_GRACE_MS,
+            self._node_id,
             client=client,
         )
 
@@ -495,7 +502,7 @@ def _accepted(
 ) -> Accepted | NotFound | TooManyRequests:
     if plan is None or reply[0] == 404:
         return NotFound("registrationID: unknown registration")
-    status, expired, replaced = reply
+    status, expired, replaced, ring_here = reply
     metrics.count("expired", expired)
     metrics.count("cancelled", replaced)
     if status == 429:
@@ -505,4 +512,4 @@ def _accepted(
     metrics.count("accepted")
     if status == "expired":
         metrics.count("expired")
-    return Accepted(plan[1], status)
+    return Accepted(plan[1], status, plan[0] if ring_here else None)

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from gateway import keys
 from gateway.client import AppServer, Device
 from tests.conftest import device_number, wait_for
 
@@ -341,3 +342,39 @@ async def test_full_batch_of_largest_payloads_is_accepted(node, connect, app_ser
     assert [result["status"] for result in body["results"]] == ["queued"] * 500
     status, body = await app_server.call("POST", "/v1/notifications:batch", b" " * (17 << 20))
     assert status == 413 and body["code"] == 413
+
+
+async def test_doorbell_goes_over_the_bus_only_to_another_node(
+    start_node, connect, http, redis_server
+):
+    holder, other = start_node(), start_node()
+    device, _, registration_id = await ready_device(connect, holder.ws_url)
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    bus = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        await bus.subscribe(keys.bus_channel(holder.node_id))
+
+        async def rings() -> list[str]:
+            """Doorbells seen on the holder's bus channel until it stays quiet for 0.3 s."""
+            seen = []
+            while message := await bus.get_message(timeout=0.3):
+                if message["data"].startswith("ring "):
+                    seen.append(message["data"])
+            return seen
+
+        await rings()
+        # Accepted by the node holding the channel: it rings the channel itself.
+        _, body = await AppServer(holder.url, http).send(registration_id, "local")
+        assert (await device.next_notification(timeout=5))["notificationID"] == body[
+            "notificationID"
+        ]
+        assert await rings() == []
+        # Accepted elsewhere: the doorbell crosses the bus.
+        _, body = await AppServer(other.url, http).send(registration_id, "remote")
+        assert (await device.next_notification(timeout=5))["notificationID"] == body[
+            "notificationID"
+        ]
+        assert await rings() == [f"ring {registration_id[:11]}"]
+    finally:
+        await bus.aclose()
+        await client.aclose()
