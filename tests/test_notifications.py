@@ -349,7 +349,7 @@ async def test_doorbell_goes_over_the_bus_only_to_another_node(
 ):
     holder, other = start_node(), start_node()
     device, _, registration_id = await ready_device(connect, holder.ws_url)
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True, socket_timeout=5)
     bus = client.pubsub(ignore_subscribe_messages=True)
     try:
         await bus.subscribe(keys.bus_channel(holder.node_id))
