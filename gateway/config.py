@@ -31,6 +31,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     ping_interval: float = 30.0
+    ws_compression: bool = False
     max_frame_bytes: int = 65536
     inflight_window: int = 64
     max_applications: int = 64
@@ -82,6 +83,15 @@ def _choice(choices: Sequence[str]) -> Callable[[str], str]:
     return parse
 
 
+def _switch(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "true", "1"):
+        return True
+    if lowered in ("off", "false", "0"):
+        return False
+    raise _Invalid
+
+
 def _text(max_length: int) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if not 0 < len(text) <= max_length or any(c.isspace() for c in text):
@@ -116,6 +126,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_level", _choice(LOG_LEVELS), "one of " + ", ".join(LOG_LEVELS), "log level"),
     Option("log_format", _choice(LOG_FORMATS), "json or text", "log line format"),
     Option("ping_interval", _number(float, 1, 3600), "seconds 1..3600", "websocket ping period"),
+    Option(
+        "ws_compression",
+        _switch,
+        "on or off",
+        "accept permessage-deflate when a client offers it (about 90 KiB more per connection)",
+    ),
     Option(
         "max_frame_bytes",
         _number(int, 1024, 16 << 20),

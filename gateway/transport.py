@@ -30,7 +30,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         autoping=False,
         max_msg_size=settings.max_frame_bytes,
-        compress=True,
+        # Declined unless enabled: a deflate context costs ~90 KiB per connection.
+        compress=settings.ws_compression,
     )
     await ws.prepare(request)
     metrics.observe_http("/ws", 101)

@@ -45,6 +45,7 @@ BAD_FLAGS = [
     (["--request-rate", "fast"], "--request-rate"),
     (["--redis-url", "http://x"], "--redis-url"),
     (["--node-id", "has space"], "--node-id"),
+    (["--ws-compression", "maybe"], "--ws-compression"),
     (["--drain-window", "20", "--drain-grace", "20"], "--drain-window"),
     (["--drain-window", "30", "--drain-grace", "10"], "--drain-window"),
 ]
@@ -54,6 +55,7 @@ BAD_ENV = [
     ({"AOI_LOG_LEVEL": "loud"}, "AOI_LOG_LEVEL"),
     ({"AOI_INFLIGHT_WINDOW": "0"}, "AOI_INFLIGHT_WINDOW"),
     ({"AOI_REDIS_URL": "http://x"}, "AOI_REDIS_URL"),
+    ({"AOI_WS_COMPRESSION": "yes please"}, "AOI_WS_COMPRESSION"),
     ({"AOI_DRAIN_WINDOW": "25"}, "drain-window"),
 ]
 
@@ -118,6 +120,16 @@ def test_environment_over_default() -> None:
     assert settings.port == 9000
     assert settings.log_level == "debug"
     assert settings.redis_url == "redis://h:1/0"
+
+
+def test_switches_read_on_and_off() -> None:
+    assert load_settings([], {}).ws_compression is False
+    assert load_settings([], {"AOI_WS_COMPRESSION": "ON"}).ws_compression is True
+    assert (
+        load_settings(["--ws-compression", "off"], {"AOI_WS_COMPRESSION": "on"}).ws_compression
+        is False
+    )
+    assert load_settings(["--ws-compression", "true"], {}).ws_compression is True
 
 
 def test_flag_over_environment() -> None:

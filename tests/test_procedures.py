@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.client import Device
+from gateway.client import AppServer, Device
 from tests.conftest import device_number, wait_for
 from tests.contract import DESC
 
@@ -437,7 +437,7 @@ async def test_message_over_limit_closes_1009(start_node, connect) -> None:
 
 
 async def test_limit_counts_uncompressed_size(start_node, http) -> None:
-    node = start_node(max_frame_bytes=2048)
+    node = start_node(max_frame_bytes=2048, ws_compression="on")
     device = await Device.connect(node.ws_url, session=http, compress=15)
     try:
         assert device.ws.compress == 15
@@ -511,7 +511,18 @@ async def test_rate_limit_answers_429_of_own_type(start_node, connect) -> None:
     assert await wait_for(activation_code, TIMEOUT) == 200
 
 
-async def test_permessage_deflate(node, http, app_server) -> None:
+async def test_permessage_deflate_is_declined_by_default(node, http) -> None:
+    device = await Device.connect(node.ws_url, session=http, compress=15)
+    try:
+        assert device.ws.compress == 0  # the offer was declined: plain frames
+        assert await device.register(device_number())
+    finally:
+        await device.close()
+
+
+async def test_permessage_deflate_when_enabled(start_node, http) -> None:
+    node = start_node(ws_compression="on")
+    app_server = AppServer(node.url, http)
     device = await Device.connect(node.ws_url, session=http, compress=15)
     try:
         assert device.ws.compress == 15
