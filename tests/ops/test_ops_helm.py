@@ -218,6 +218,13 @@ def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
             "mutually exclusive",
         ),
         (["--set", "redis.sentinel.enabled=true"], "redis.sentinel.addresses"),
+        (
+            ["--set", "redis.sentinel.enabled=true", "--set", "redis.sentinel.addresses={s:26379}"],
+            "not implemented",
+        ),
+        (["--set", "redis.cluster.enabled=true"], "not implemented"),
+        (["--set", "apiKeys.keys={k1}"], "API keys are not implemented"),
+        (["--set", "apiKeys.existingSecret=keys"], "API keys are not implemented"),
         (["--set", "redis.url="], "redis.url is required"),
         (["--set", "redis.url=redis://:pw@redis:6379/0"], "must not hold a password"),
         (["--set", "gateway.drainWindow=30"], "drainWindow must be shorter"),
