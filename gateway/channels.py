@@ -20,6 +20,7 @@ from gateway.errors import Unavailable
 from gateway.store import Pending, Store
 
 _RETRY_DELAY = 0.5
+_SWEEP_SLICE = 500
 
 
 class Outlet(Protocol):
@@ -30,7 +31,7 @@ class Outlet(Protocol):
 
     async def push(self, frame: bytes) -> None: ...
 
-    def ping(self) -> None: ...
+    async def ping(self) -> None: ...
 
     def close_soon(self, code: int, reason: str) -> None: ...
 
@@ -243,14 +244,20 @@ class LocalChannels:
             if outlet is not None:
                 outlet.drop_channel()
 
-    def keep_alive(self, interval: float) -> None:
-        """Ping every connection; close those silent for more than 1.5 intervals."""
+    async def keep_alive(self, interval: float) -> None:
+        """Ping every connection; close those silent for more than 1.5 intervals.
+
+        Yields to the event loop every ``_SWEEP_SLICE`` connections, so a large
+        sweep does not hold up other work.
+        """
         silent_since = time.monotonic() - 1.5 * interval
-        for outlet in list(self.outlets.values()):
+        for count, outlet in enumerate(list(self.outlets.values()), 1):
             if outlet.heard < silent_since:
                 outlet.close_soon(1001, "ping timeout")
             else:
-                outlet.ping()
+                await outlet.ping()
+            if count % _SWEEP_SLICE == 0:
+                await asyncio.sleep(0)
 
     def ring_all(self) -> None:
         """Wake every channel (after the bus reconnected: doorbells may be lost)."""

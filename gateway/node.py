@@ -103,7 +103,7 @@ class Node:
         # One sweep for all connections instead of timers per connection.
         while True:
             await asyncio.sleep(self.settings.ping_interval)
-            self.local.keep_alive(self.settings.ping_interval)
+            await self.local.keep_alive(self.settings.ping_interval)
 
     async def _catch_up(self) -> None:
         while True:

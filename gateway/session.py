@@ -27,6 +27,8 @@ from gateway.procedures import answer
 
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
+# How long a closing handshake may take before the connection is dropped.
+CLOSE_TIMEOUT = 5.0
 _CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
 _ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
 
@@ -42,11 +44,13 @@ class Session:
         "conn_id",
         "heard",
         "node",
+        "transport",
         "ws",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, node: Node) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, node: Node) -> None:
         self.ws = ws
+        self.transport = transport
         self.node = node
         self.conn_id = ids.new_connection_id()
         self.channel: Channel | None = None
@@ -62,11 +66,16 @@ class Session:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.send_frame(frame, WSMsgType.TEXT)
 
-    def ping(self) -> None:
-        """Send a ping without waiting (the node's keep-alive sweep)."""
-        self._spawn(self._ping())
+    async def ping(self) -> None:
+        """Send a ping (the node's keep-alive sweep); never waits on the peer.
 
-    async def _ping(self) -> None:
+        Skipped while output is still queued for the peer: the connection is not
+        idle then, and a peer that stopped reading also stops answering and is
+        closed by the sweep. With nothing queued the write cannot wait on flow
+        control, so one sweep pings every connection without a task per ping.
+        """
+        if self.transport.get_write_buffer_size():
+            return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.ping()
 
@@ -109,7 +118,7 @@ class Session:
             await self.ws.pong(message.data)
         elif kind == WSMsgType.BINARY:
             metrics.PROTOCOL_ERRORS.labels("binary").inc()
-            await self.ws.close(code=1003, message=b"binary frames are not accepted")
+            await self._close(1003, "binary frames are not accepted")
             return False
         elif kind == WSMsgType.ERROR:
             # aiohttp has closed the socket with the error's code (1007, 1009, ...).
@@ -168,7 +177,13 @@ class Session:
             channel.acknowledge(ack.notificationID, ack.code == 200)
 
     async def _close(self, code: int, reason: str) -> None:
-        await self.ws.close(code=code, message=reason.encode())
+        """Close with ``code``; a peer that does not take the close frame and answer
+        within CLOSE_TIMEOUT (it stopped reading) loses the connection instead."""
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.ws.close(code=code, message=reason.encode())
+        except TimeoutError:
+            self.transport.abort()
 
     async def _release(self) -> None:
         channel, self.channel = self.channel, None

@@ -17,6 +17,9 @@ NODE = web.AppKey("node", Node)
 async def websocket(request: web.Request) -> web.StreamResponse:
     """``GET /ws``: upgrade, then serve AOI-1 until the connection closes."""
     node = request.app[NODE]
+    transport = request.transport
+    if transport is None:  # the client has already gone
+        raise web.HTTPBadRequest()
     refusal = _refusal(node)
     if refusal is not None:
         detail, retry_after = refusal
@@ -35,7 +38,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     metrics.observe_http("/ws", 101)
-    session = Session(ws, node)
+    session = Session(ws, transport, node)
     session.open()
     metrics.CONNECTIONS.inc()
     try:
