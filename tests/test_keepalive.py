@@ -94,11 +94,10 @@ async def test_peer_that_stops_reading_is_dropped_and_stalls_nobody(start_node, 
             return float(re.search(r"^aoi_connections (\S+)$", text, re.M)[1])
 
         # The stalled peer cannot take its close frame: the node drops the connection.
-        await wait_for(lambda: _equals(connections(), 1.0), timeout=15)
+        async def only_answering_left() -> bool:
+            return await connections() == 1.0
+
+        await wait_for(only_answering_left, timeout=15)
         assert not answering.closed.is_set()
         await answering.close()
         await silent.close()
-
-
-async def _equals(value: Any, expected: float) -> bool:
-    return bool(await value == expected)
