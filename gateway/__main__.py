@@ -1,5 +1,5 @@
 """``python -m gateway`` starts a node."""
 
-from gateway.cli import main
+from gateway.node.cli import main
 
 main()

@@ -17,11 +17,11 @@ import tracemalloc
 import uvloop
 from aiohttp import web
 
-from gateway.app import build_app
+from gateway.node.app import build_app
 from gateway.client import Device
-from gateway.config import Settings
-from gateway.embedded import EmbeddedRedis
-from gateway.node import Node
+from gateway.runtime.settings import Settings
+from gateway.node.embedded import EmbeddedRedis
+from gateway.node.node import Node
 
 HOLD_SECONDS = 120
 

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gateway.bench.nodeprocess import NodeProcess, free_port, wait_until
 from gateway.client import AppServer, Device
-from gateway.embedded import EmbeddedRedis
-from gateway.localnode import NodeProcess, free_port, wait_until
+from gateway.node.embedded import EmbeddedRedis
 
 __all__ = ["NodeProcess", "free_port", "wait_until"]  # helpers the tests import from here
 

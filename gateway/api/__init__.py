@@ -1,0 +1,1 @@
+"""The application-server HTTP API (``/v1``): send, batch, status, cancel, introspection."""

@@ -1,0 +1,32 @@
+"""What the application-server API needs of the node that serves it (the node implements it)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+
+from gateway.runtime.settings import Settings
+from gateway.store import Store
+
+
+class Doorbell(Protocol):
+    """Wakes a channel held by this node."""
+
+    def ring(self, tag: str) -> None: ...
+
+
+class SenderHost(Protocol):
+    """The node, as the API handlers see it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def local(self) -> Doorbell: ...
+
+
+SENDER_HOST = web.AppKey("sender_host", SenderHost)

@@ -1,0 +1,60 @@
+"""A local setup for ``aoi-bench``: one embedded Redis and N node processes on loopback."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+from pathlib import Path
+
+from gateway.bench.nodeprocess import NodeProcess, free_port
+from gateway.node.embedded import EmbeddedRedis
+
+# Node options that keep the node's own limits out of the measurement.
+DEFAULT_NODE_ARGS = ("--connect-rate", "1000000", "--max-connections", "100000")
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; returns the new limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class LocalCluster:
+    """Embedded Redis plus ``count`` nodes; ``stop`` ends all of them."""
+
+    def __init__(self, count: int, node_args: list[str]) -> None:
+        self.count = count
+        self.node_args = node_args
+        self.log_dir = Path(tempfile.mkdtemp(prefix="aoi-bench-"))
+        self.redis = EmbeddedRedis(port=free_port())
+        self.nodes: list[NodeProcess] = []
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def node_pids(self) -> list[int]:
+        return [node.pid for node in self.nodes]
+
+    def start(self) -> None:
+        """Start Redis and the nodes; wait for each ready line and ``/readyz`` 200."""
+        raise_open_files_limit()  # inherited by the nodes
+        self.redis.start()
+        args = ["--log-format", "json", *DEFAULT_NODE_ARGS, *self.node_args]
+        for index in range(self.count):
+            node = NodeProcess(self.redis_url, self.log_dir, f"bench-node-{index + 1}", args)
+            node.launch()
+            self.nodes.append(node)
+        for node in self.nodes:
+            node.wait_ready()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.redis.remove()

@@ -1,0 +1,55 @@
+"""A small async application-server client of the gateway's HTTP API."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from gateway.client.device import DEFAULT_TIMEOUT
+
+_STREAM_ABOVE = 1 << 20
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+class AppServer:
+    """An application server using the HTTP API of one node (``http://host:port``)."""
+
+    def __init__(
+        self, base_url: str, session: aiohttp.ClientSession, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One HTTP call; returns (status, decoded JSON body or None)."""
+        data: bytes | io.BytesIO | None = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else _encoder.encode(body)
+            if len(data) > _STREAM_ABOVE:
+                data = io.BytesIO(data)  # large bodies are streamed, not written at once
+        async with self.session.request(
+            method, self.base_url + path, data=data, timeout=self.timeout
+        ) as response:
+            raw = await response.read()
+            return response.status, (_decoder.decode(raw) if raw else None)
+
+    async def send(self, registration_id: str, payload: str, **fields: Any) -> tuple[int, Any]:
+        body = {"registrationID": registration_id, "payload": payload, **fields}
+        return await self.call("POST", "/v1/notifications", body)
+
+    async def send_batch(self, notifications: list[dict[str, Any]]) -> tuple[int, Any]:
+        return await self.call("POST", "/v1/notifications:batch", {"notifications": notifications})
+
+    async def status(self, notification_id: str) -> tuple[int, Any]:
+        return await self.call("GET", f"/v1/notifications/{notification_id}")
+
+    async def cancel(self, notification_id: str) -> tuple[int, Any]:
+        return await self.call("DELETE", f"/v1/notifications/{notification_id}")
+
+    async def client(self, client_id: str) -> tuple[int, Any]:
+        return await self.call("GET", f"/v1/clients/{client_id}")

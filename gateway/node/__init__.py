@@ -1,0 +1,1 @@
+"""One node: lifecycle, node bus, aiohttp application and drain, operations endpoints, CLI."""

@@ -1,0 +1,99 @@
+"""The aiohttp application of a node: routes, middlewares, lifecycle and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.api import routes
+from gateway.api.bodies import MAX_BODY_BYTES
+from gateway.api.host import SENDER_HOST
+from gateway.node import health
+from gateway.node.health import NODE
+from gateway.node.node import Node
+from gateway.runtime import metrics
+from gateway.ws import endpoint
+from gateway.ws.host import DEVICE_HOST
+
+log = logging.getLogger(__name__)
+LISTEN_BACKLOG = 4096
+
+
+def build_app(node: Node) -> web.Application:
+    """The application serving one node; the node's tasks live as long as the app."""
+    # No middleware: aiohttp would wrap the websocket handler too, and those frames
+    # would live as long as every connection.
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[NODE] = app[DEVICE_HOST] = app[SENDER_HOST] = node
+    endpoint.add_routes(app)
+    health.add_routes(app)
+    routes.add_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await node.start()
+        yield
+        await node.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def drain(node: Node) -> None:
+    """Refuse new work, close websockets with 1001 spread over the drain window."""
+    node.draining = True
+    metrics.DRAINING.set(1)
+    metrics.READY.set(0)
+    outlets = list(node.local.outlets.values())
+    window = node.settings.drain_window
+    log.info("draining", extra={"connections": len(outlets), "window_seconds": window})
+    started = time.monotonic()
+    for index, outlet in enumerate(outlets):
+        delay = started + window * index / max(1, len(outlets)) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        outlet.close_soon(1001, "going away")
+    await node.local.no_outlets.wait()
+
+
+async def serve(node: Node) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and return."""
+    settings = node.settings
+    runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
+    await runner.setup()
+    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
+    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    port = _bound_port(runner) or settings.port
+    log.info(
+        "ready on %s:%d, redis %s",
+        settings.host,
+        port,
+        node.redis_address,
+        extra={"port": port, "redis": node.redis_address},
+    )
+    await stop.wait()
+    log.info("signal received: draining")
+    try:
+        async with asyncio.timeout(settings.drain_grace - 0.5):
+            await drain(node)
+            await runner.cleanup()
+    except TimeoutError:
+        log.warning("drain grace period ran out; exiting")
+    log.info("stopped")
+
+
+def _bound_port(runner: web.AppRunner) -> int | None:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return None

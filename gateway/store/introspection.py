@@ -1,0 +1,28 @@
+"""Introspection of one client: channel, node, applications, pending count."""
+
+from __future__ import annotations
+
+from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound
+from gateway.runtime import metrics
+from gateway.store.liveness import Liveness
+from gateway.store.records import Application, ChannelInfo, ClientInfo
+
+
+class Introspection(Liveness):
+    """Introspection of one client: channel, node, applications, pending count."""
+
+    async def client_info(self, client_id: str) -> ClientInfo:
+        raw = await self._about("client_info", client_id)
+        if raw is None:
+            raise NotFound(UNKNOWN_CLIENT)
+        expired, device_number, node, pending = raw[:4]
+        metrics.count("expired", expired)
+        apps = raw[4:]
+        active = bool(node) and await self.node_alive(node)
+        return ClientInfo(
+            client_id,
+            device_number,
+            ChannelInfo(active, node if active else None),
+            [Application(apps[i], apps[i + 1]) for i in range(0, len(apps), 2)],
+            int(pending),
+        )

@@ -1,0 +1,149 @@
+"""Notifications: accept (one or a batch), read for a channel with its acks, status, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gateway.protocol import ids
+from gateway.protocol.errors import Conflict, NotFound, TooManyRequests
+from gateway.runtime import metrics
+from gateway.store import keys
+from gateway.store.base import StoreBase, now_ms
+from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending
+
+# How long a ttl-0 notification may wait for an active channel before it expires.
+ZERO_TTL_GRACE_MS = 2000
+_ACK = {True: "delivered", False: "rejected"}
+
+
+class Notifications(StoreBase):
+    """Notifications: accept, read for a channel with its acknowledgements, status, cancel."""
+
+    async def send(self, outgoing: Outgoing, max_pending: int) -> Accepted:
+        """Store one notification durably and ring the node holding its channel."""
+        plan = _plan(outgoing)
+        reply = (
+            None
+            if plan is None
+            else await self._call(lambda pipe: self._send(outgoing, plan, max_pending, client=pipe))
+        )
+        result = _accepted(plan, reply, max_pending)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _send(self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any) -> Any:
+        tag, notification_id = plan
+        return self._script(
+            "send",
+            tag,
+            item.registration_id,
+            notification_id,
+            item.payload,
+            item.ttl_seconds * 1000,
+            item.collapse_key or "",
+            max_pending,
+            ZERO_TTL_GRACE_MS,
+            self._node_id,
+            client=client,
+        )
+
+    async def send_many(
+        self, batch: Sequence[Outgoing], max_pending: int
+    ) -> list[Accepted | NotFound | TooManyRequests]:
+        """Store notifications in order, one pipelined round trip for all."""
+        planned = [_plan(item) for item in batch]
+
+        def fill(pipe: Any) -> None:
+            for item, plan in zip(batch, planned, strict=True):
+                if plan is not None:
+                    self._send(item, plan, max_pending, client=pipe)
+
+        replies = iter(await self._batch(fill) if any(planned) else [])
+        return [_accepted(plan, next(replies) if plan else None, max_pending) for plan in planned]
+
+    async def sync(
+        self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]
+    ) -> list[Pending] | None:
+        """Write acknowledgements, then read up to ``limit`` notifications after ``after_seq``.
+
+        ``acks`` maps notificationIDs to delivered (True) or rejected; IDs that are
+        not pending are ignored. Returns None when the epoch moved on (fenced off).
+        """
+        outcomes = [arg for nid, ok in acks.items() for arg in (nid, _ACK[ok])]
+        raw = await self._call(
+            lambda pipe: self._script("sync", tag, epoch, after_seq, limit, *outcomes, client=pipe)
+        )
+        fenced, expired, sent = raw[:3]
+        metrics.count("expired", expired)
+        metrics.count("sent", sent)
+        _count_acknowledged(acks, raw[3 : 3 + len(acks)])
+        if fenced:
+            return None
+        rows = raw[3 + len(acks) :]
+        return [
+            Pending(
+                int(rows[i]), rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], int(rows[i + 5])
+            )
+            for i in range(0, len(rows), 6)
+        ]
+
+    async def pending_after(self, cursors: Sequence[tuple[str, int]]) -> list[int]:
+        """For each (tag, seq): how many notifications wait past seq (one round trip)."""
+        if not cursors:
+            return []
+        counts = await self._batch(
+            lambda pipe: [pipe.zcount(keys.queue(tag), f"({seq}", "+inf") for tag, seq in cursors]
+        )
+        return [int(n) for n in counts]
+
+    async def status(self, notification_id: str) -> NotificationStatus:
+        raw = await self._about("status", notification_id)
+        if raw is None:
+            raise NotFound("notificationID: unknown notification")
+        metrics.count("expired", raw[0])
+        finished = int(raw[4]) if raw[2] not in ("queued", "sent") and raw[4] else None
+        return NotificationStatus(notification_id, raw[1], raw[2], int(raw[3]), finished)
+
+    async def cancel(self, notification_id: str) -> None:
+        code, expired = await self._about("cancel", notification_id) or (404, 0)
+        metrics.count("expired", expired)
+        if code == 404:
+            raise NotFound("notificationID: unknown notification")
+        if code == 409:
+            raise Conflict("notificationID: the notification is already final")
+        metrics.count("cancelled")
+
+
+def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> None:
+    now = now_ms()
+    for delivered, accepted in zip(acks.values(), accepted_times, strict=True):
+        if accepted is None:
+            continue
+        metrics.count("delivered" if delivered else "rejected")
+        if delivered:
+            metrics.DELIVERY_LATENCY.observe(max(0, now - int(accepted)) / 1000)
+
+
+def _plan(item: Outgoing) -> tuple[str, str] | None:
+    tag = ids.tag_of(item.registration_id)
+    return None if tag is None else (tag, ids.new_id(tag))
+
+
+def _accepted(
+    plan: tuple[str, str] | None, reply: Any, max_pending: int
+) -> Accepted | NotFound | TooManyRequests:
+    if plan is None or reply[0] == 404:
+        return NotFound("registrationID: unknown registration")
+    status, expired, replaced, ring_here = reply
+    metrics.count("expired", expired)
+    metrics.count("cancelled", replaced)
+    if status == 429:
+        return TooManyRequests(
+            f"registrationID: the client has {max_pending} pending notifications"
+        )
+    metrics.count("accepted")
+    if status == "expired":
+        metrics.count("expired")
+    return Accepted(plan[1], status, plan[0] if ring_here else None)

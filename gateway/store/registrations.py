@@ -1,0 +1,77 @@
+"""Registrations: deviceNumber to clientID, created once, removed with everything of the client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.protocol import ids
+from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
+from gateway.runtime import metrics
+from gateway.store import keys
+from gateway.store.base import StoreBase, client_tag
+from gateway.store.scripting import SHAS
+
+_REGISTRATION_ATTEMPTS = 4
+
+
+class Registrations(StoreBase):
+    """Registrations: deviceNumber to clientID, created once, removed with all of the client."""
+
+    async def register(self, device_number: str) -> str:
+        """The clientID of a device, created on first registration (idempotent)."""
+        for _ in range(_REGISTRATION_ATTEMPTS):
+            client_id = await self._register_once(device_number)
+            if client_id is not None:
+                return client_id
+        raise Unavailable("deviceNumber: registration kept racing; retry")
+
+    async def _register_once(self, device_number: str) -> str | None:
+        index = keys.device(device_number)
+        found = await self._call(lambda pipe: pipe.get(index))
+        existing = None if found is None else str(found)
+        if existing is not None and await self._client_exists(existing):
+            return str(existing)
+        tag = ids.new_tag()
+        client_id = ids.new_id(tag)
+        client_key = keys.client(tag)
+        record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
+
+        def create_and_claim(pipe: Any) -> None:
+            # In this order in one round trip: the index never names a missing record.
+            pipe.hset(client_key, items=record)
+            if existing is None:
+                pipe.set(index, client_id, nx=True)
+            else:
+                # The index names a client whose removal did not finish: replace it.
+                self._swap(pipe, index, existing, client_id)
+
+        _, claimed = await self._batch(create_and_claim)
+        if claimed:
+            return client_id
+        await self._call(lambda pipe: pipe.delete(client_key))
+        return None
+
+    @staticmethod
+    def _swap(pipe: Any, index: str, expected: str, new: str) -> Any:
+        return pipe.evalsha(SHAS["swap_index"], 1, index, expected, new)
+
+    async def _client_exists(self, client_id: str) -> bool:
+        tag = ids.tag_of(client_id)
+        if tag is None:
+            return False
+        stored = await self._call(lambda pipe: pipe.hget(keys.client(tag), "id"))
+        return bool(stored == client_id)
+
+    async def deregister(self, client_id: str, node: str, conn: str) -> None:
+        """Remove a client with its applications and pending notifications."""
+        tag = client_tag(client_id)
+        result = await self._call(
+            lambda pipe: self._script("deregister_client", tag, client_id, node, conn, client=pipe)
+        )
+        if result is None:
+            raise NotFound(UNKNOWN_CLIENT)
+        device_number, expired, cancelled = result
+        metrics.count("expired", expired)
+        metrics.count("cancelled", cancelled)
+        index = keys.device(device_number)
+        await self._call(lambda pipe: self._swap(pipe, index, client_id, ""))

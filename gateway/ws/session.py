@@ -1,0 +1,231 @@
+"""One websocket connection: the messages of the handler's read loop; writes go straight out.
+
+The session decodes each frame, answers requests strictly in arrival order and
+hands acknowledgements to the channel. Responses (from the reader) and
+notifications (from the channel's pump) are written with aiohttp's
+``send_frame``, which never interleaves frames and waits while the socket's
+write buffer is over its limit: a slow peer pushes back on the pump and the
+reader instead of growing memory, and an idle connection owns no task of ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import WSMessage, WSMsgType, web
+
+from gateway.protocol import frames, ids
+from gateway.protocol.errors import Unavailable
+from gateway.protocol.procedures import Directory, answer
+from gateway.runtime import metrics
+from gateway.ws.channel import Channel
+from gateway.ws.host import DeviceHost
+from gateway.ws.limits import TokenBucket
+
+# Consecutive refused frames (invalid or over the rate) before closing with 1008.
+STRIKE_LIMIT = 100
+# How long a closing handshake may take before the connection is dropped.
+CLOSE_TIMEOUT = 5.0
+_CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
+_ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+
+
+class Session:
+    """The state of one websocket connection on this node."""
+
+    __slots__ = (
+        "_background",
+        "_bucket",
+        "_strikes",
+        "channel",
+        "conn_id",
+        "heard",
+        "node",
+        "transport",
+        "ws",
+    )
+
+    def __init__(
+        self, ws: web.WebSocketResponse, transport: asyncio.Transport, node: DeviceHost
+    ) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.node = node
+        self.conn_id = ids.new_connection_id()
+        self.channel: Channel | None = None
+        rate = node.settings.request_rate
+        self._bucket = TokenBucket(rate, 2 * rate)
+        self._strikes = 0
+        self._background: set[asyncio.Task[None]] | None = None  # made when first needed
+        self.heard = time.monotonic()  # when the peer last sent anything (keep-alive)
+
+    async def push(self, frame: bytes) -> None:
+        """Write one text frame (waits while the socket's buffer is full)."""
+        # While closing, the reader sees the close and ends the session.
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_frame(frame, WSMsgType.TEXT)
+
+    async def ping(self) -> None:
+        """Send a ping (the node's keep-alive sweep); never waits on the peer.
+
+        Skipped while output is still queued for the peer: the connection is not
+        idle then, and a peer that stopped reading also stops answering and is
+        closed by the sweep. With nothing queued the write cannot wait on flow
+        control, so one sweep pings every connection without a task per ping.
+        """
+        if self.transport.get_write_buffer_size():
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.ping()
+
+    @property
+    def node_id(self) -> str:
+        return self.node.node_id
+
+    @property
+    def draining(self) -> bool:
+        return self.node.draining
+
+    @property
+    def directory(self) -> Directory:
+        return self.node.store
+
+    @property
+    def max_applications(self) -> int:
+        return self.node.settings.max_applications
+
+    @property
+    def channel_client(self) -> str | None:
+        return None if self.channel is None else self.channel.client_id
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the websocket from outside the reader (node bus, drain)."""
+        self._spawn(self._close(code, reason))
+
+    def attach(self, client_id: str, tag: str, epoch: int) -> None:
+        """Make this connection the client's channel (after a successful activation)."""
+        if self.channel is not None and self.channel.client_id == client_id:
+            self.channel.renew(epoch)
+            return
+        self.channel = Channel(
+            self.node.store, self, client_id, tag, epoch, self.node.settings.inflight_window
+        )
+        self.node.local.put(self.channel)
+
+    def drop_channel(self) -> None:
+        """Stop pushing on this connection; ownership was already given up in Redis."""
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            self.node.local.discard(channel)
+            self._spawn(channel.stop())
+
+    def open(self) -> None:
+        """Make the connection reachable by the node bus and the keep-alive sweep."""
+        self.node.local.add_outlet(self)
+
+    async def on_message(self, message: WSMessage) -> bool:
+        """Handle one message from ``ws.receive()``; False once the connection is done.
+
+        The caller owns the read loop, so an idle connection keeps no frame of ours
+        beyond the handler's (memory per connection).
+        """
+        self.heard = time.monotonic()
+        kind = message.type
+        if kind == WSMsgType.TEXT:
+            await self._on_text(message.data)
+        elif kind == WSMsgType.PING:
+            await self.ws.pong(message.data)
+        elif kind == WSMsgType.BINARY:
+            metrics.PROTOCOL_ERRORS.labels("binary").inc()
+            await self._close(1003, "binary frames are not accepted")
+            return False
+        elif kind == WSMsgType.ERROR:
+            # aiohttp has closed the socket with the error's code (1007, 1009, ...).
+            code = int(getattr(message.data, "code", 0))
+            metrics.PROTOCOL_ERRORS.labels(_CLOSE_REASONS.get(code, "transport")).inc()
+        return kind not in _ENDED
+
+    async def finish(self) -> None:
+        """The connection has closed: give up its channel and stop its tasks."""
+        try:
+            await self._release()
+        finally:
+            for task in list(self._background or ()):
+                task.cancel()
+            self.node.local.remove_outlet(self)
+
+    async def _on_text(self, text: str) -> None:
+        started = time.perf_counter()
+        try:
+            frame = frames.decode(text)
+        except frames.FrameError as error:
+            metrics.PROTOCOL_ERRORS.labels(error.reason).inc()
+            await self._reply(error.response, "invalid", started)
+            await self._strike()
+            return
+        if isinstance(frame, frames.NotificationDeliveryRes):
+            self._on_acknowledgement(frame)
+            return
+        message_type = frame.__struct_config__.tag
+        assert isinstance(message_type, str)
+        if not self._bucket.take():
+            metrics.PROTOCOL_ERRORS.labels("rate_limited").inc()
+            refused = frames.reply(
+                frame.response, 429, "request rate exceeded", transactionID=frame.transactionID
+            )
+            await self._reply(refused, message_type, started)
+            await self._strike()
+            return
+        self._strikes = 0
+        await self._reply(await answer(frame, self), message_type, started)
+        if self.channel is not None:
+            self.channel.start()
+
+    async def _reply(self, response: frames.Response, label: str, started: float) -> None:
+        await self.push(frames.encode(response))
+        metrics.observe_request(label, response.code, time.perf_counter() - started)
+
+    async def _strike(self) -> None:
+        self._strikes += 1
+        if self._strikes >= STRIKE_LIMIT:
+            await self._close(1008, "too many refused frames")
+
+    def _on_acknowledgement(self, ack: frames.NotificationDeliveryRes) -> None:
+        channel = self.channel
+        if channel is not None and ids.tag_of(ack.notificationID) == channel.tag:
+            channel.acknowledge(ack.notificationID, ack.code == 200)
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Close with ``code``; a peer that does not take the close frame and answer
+        within CLOSE_TIMEOUT (it stopped reading) loses the connection instead."""
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.ws.close(code=code, message=reason.encode())
+        except TimeoutError:
+            self.transport.abort()
+
+    async def _release(self) -> None:
+        channel, self.channel = self.channel, None
+        if channel is None:
+            return
+        self.node.local.discard(channel)
+        await channel.stop()
+        with contextlib.suppress(Unavailable):
+            await self.node.store.release(channel.tag, self.node.node_id, self.conn_id)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        if self._background is None:
+            self._background = set()
+        self._background.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        if self._background is not None:
+            self._background.discard(task)
+            if not self._background:
+                self._background = None  # an idle connection keeps no set
