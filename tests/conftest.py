@@ -18,6 +18,7 @@ from gateway.node.embedded import EmbeddedRedis
 __all__ = ["NodeProcess", "free_port", "wait_until"]  # helpers the tests import from here
 
 START_TIMEOUT = 20.0
+UNLIMITED_RATE = 1_000_000
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -68,6 +69,9 @@ def start_node(redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[.
     def start(redis_url: str | None = None, **options: Any) -> NodeProcess:
         options.setdefault("drain_window", 0.5)
         options.setdefault("catchup_interval", 0.5)
+        # Every test connects from 127.0.0.1: per-address limits only where tested.
+        options.setdefault("address_connect_rate", UNLIMITED_RATE)
+        options.setdefault("address_register_rate", UNLIMITED_RATE)
         node_id = f"node-{uuid.uuid4().hex[:8]}"
         node = NodeProcess(redis_url or redis_server.url, tmp_path, node_id, node_args(options))
         started.append(node)

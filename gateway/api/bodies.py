@@ -14,8 +14,6 @@ from gateway.store import Outgoing
 
 MAX_PAYLOAD_BYTES = 4096
 MAX_BATCH = 500
-# A full batch: 500 payloads of 4096 bytes, JSON-escaped (up to 6 bytes a byte), and slack.
-MAX_BODY_BYTES = 16 << 20
 DEFAULT_TTL = 86400
 
 Ttl = Annotated[int, msgspec.Meta(ge=0, le=2419200)]
@@ -47,6 +45,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
 
 T = TypeVar("T")
+_BODY_ERRORS = (408, 413, 415)
 _FIELD_FIRST = re.compile(r"^[\w.\[\]]+: ")
 _send_decoder = msgspec.json.Decoder(SendRequest)
 _batch_decoder = msgspec.json.Decoder(BatchRequest)
@@ -59,8 +58,17 @@ def json_response(body: msgspec.Struct | list[msgspec.Struct], status: int = 200
 
 
 def error_response(error: GatewayError) -> web.Response:
-    """The contract's ``{code, desc, detail}`` body for an error."""
-    return json_response(ErrorBody(error.code, reason(error.code), error.detail), error.code)
+    """The contract's ``{code, desc, detail}`` body for an error.
+
+    A 503 says when to retry; an error about the body itself (408, 413, 415) ends
+    the connection, since the rest of that body is not read.
+    """
+    response = json_response(ErrorBody(error.code, reason(error.code), error.detail), error.code)
+    if error.code == 503:
+        response.headers["Retry-After"] = "1"
+    elif error.code in _BODY_ERRORS:
+        response.force_close()
+    return response
 
 
 def _decode(decoder: msgspec.json.Decoder[T], raw: Any) -> T:
@@ -70,9 +78,11 @@ def _decode(decoder: msgspec.json.Decoder[T], raw: Any) -> T:
         raise BadRequest(describe(error)) from None
     except msgspec.DecodeError as error:
         raise BadRequest(f"body: invalid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("body: invalid JSON: nested too deeply") from None
 
 
-def outgoing(raw: bytes | msgspec.Raw) -> Outgoing:
+def outgoing(raw: bytes | bytearray | msgspec.Raw) -> Outgoing:
     """The notification a send body (or one batch entry) asks for; BadRequest or
     PayloadTooLarge naming the field otherwise."""
     body = _decode(_send_decoder, raw)
@@ -95,6 +105,6 @@ class BatchResults(msgspec.Struct):
     results: list[msgspec.Struct]
 
 
-def batch_entries(raw: bytes) -> list[msgspec.Raw]:
+def batch_entries(raw: bytes | bytearray) -> list[msgspec.Raw]:
     """The entries of a batch body, still undecoded; BadRequest when the body is not one."""
     return _decode(_batch_decoder, raw).notifications

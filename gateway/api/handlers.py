@@ -23,10 +23,10 @@ def _queued(accepted: Accepted) -> Queued:
     return Queued(accepted.notification_id)
 
 
-async def send(request: web.Request) -> web.Response:
+async def send(request: web.Request, body: bytearray) -> web.Response:
     """``POST /v1/notifications``: 202 once the notification is durable in Redis."""
     node = request.app[SENDER_HOST]
-    item = outgoing(await request.read())
+    item = outgoing(body)
     accepted = await node.store.send(item, node.settings.max_pending)
     if accepted.ring_here is not None:
         node.local.ring(accepted.ring_here)
@@ -35,11 +35,11 @@ async def send(request: web.Request) -> web.Response:
     return response
 
 
-async def send_batch(request: web.Request) -> web.Response:
+async def send_batch(request: web.Request, body: bytearray) -> web.Response:
     """``POST /v1/notifications:batch``: up to 500, results in order."""
     node = request.app[SENDER_HOST]
     decoded: list[Outgoing | GatewayError] = []
-    for index, raw in enumerate(batch_entries(await request.read())):
+    for index, raw in enumerate(batch_entries(body)):
         try:
             decoded.append(outgoing(raw))
         except GatewayError as error:

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from gateway.api.reading import BodyLimits
 from gateway.runtime.settings import Settings
 from gateway.store import Store
 
@@ -27,6 +28,9 @@ class SenderHost(Protocol):
 
     @property
     def local(self) -> Doorbell: ...
+
+    @property
+    def body_limits(self) -> BodyLimits: ...
 
 
 SENDER_HOST = web.AppKey("sender_host", SenderHost)

@@ -3,16 +3,24 @@ contract's JSON, unknown paths 404 and wrong methods 405."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.api import handlers
 from gateway.api.bodies import error_response
+from gateway.api.host import SENDER_HOST
+from gateway.api.reading import request_body
 from gateway.protocol.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.runtime import metrics
 
+log = logging.getLogger(__name__)
+BodyHandler = Callable[[web.Request, bytearray], Awaitable[web.StreamResponse]]
 
-def _answered(route: str, handler: Handler) -> Handler:
+
+def answered(route: str, handler: Handler) -> Handler:
     """``handler``, counted by route pattern (a bounded label) and code, every error
     answered with the contract's JSON body (never a 500 for bad input).
 
@@ -28,10 +36,23 @@ def _answered(route: str, handler: Handler) -> Handler:
             response = error_response(error)
         except web.HTTPException as error:
             response = error_response(_as_gateway_error(error))
+        except Exception:  # a bug: still answered in JSON and counted
+            log.exception("request failed: %s %s", request.method, route)
+            response = error_response(GatewayError("internal error"))
         metrics.observe_http(route, response.status)
         return response
 
     return answer
+
+
+def _with_body(handler: BodyHandler) -> Handler:
+    """``handler`` given the request body, read within the node's limits."""
+
+    async def read_then_handle(request: web.Request) -> web.StreamResponse:
+        async with request_body(request, request.app[SENDER_HOST].body_limits) as body:
+            return await handler(request, body)
+
+    return read_then_handle
 
 
 async def _no_route(request: web.Request) -> web.Response:
@@ -55,8 +76,8 @@ def _as_gateway_error(error: web.HTTPException) -> GatewayError:
 
 
 _ROUTES: list[tuple[str, str, Handler]] = [
-    ("POST", "/v1/notifications", handlers.send),
-    ("POST", "/v1/notifications:batch", handlers.send_batch),
+    ("POST", "/v1/notifications", _with_body(handlers.send)),
+    ("POST", "/v1/notifications:batch", _with_body(handlers.send_batch)),
     ("GET", "/v1/notifications/{notification_id}", handlers.status),
     ("DELETE", "/v1/notifications/{notification_id}", handlers.cancel),
     ("GET", "/v1/clients/{client_id}", handlers.client),
@@ -67,8 +88,20 @@ def add_routes(app: web.Application) -> None:
     """Route the application-server API (under ``/v1``) on ``app``."""
     allowed: dict[str, list[str]] = {}
     for method, path, handler in _ROUTES:
-        app.router.add_route(method, path, _answered(path, handler))
+        app.router.add_route(method, path, answered(path, handler))
         allowed.setdefault(path, []).append(method)
     for path, methods in allowed.items():  # tried after the routes above
-        app.router.add_route("*", path, _answered(path, _wrong_method(", ".join(methods))))
-    app.router.add_route("*", "/v1/{tail:.*}", _answered("unmatched", _no_route))
+        app.router.add_route("*", path, answered(path, _wrong_method(", ".join(methods))))
+    app.router.add_route("*", "/v1/{tail:.*}", answered("unmatched", _no_route))
+
+
+def add_fallback(app: web.Application, allowed: dict[str, str]) -> None:
+    """After every other route: wrong methods on ``allowed`` paths 405, any other path
+    404, both as JSON and counted (route ``unmatched``)."""
+    for path, methods in allowed.items():
+        app.router.add_route("*", path, answered("unmatched", _wrong_method(methods)))
+    app.router.add_route("*", "/{tail:.*}", answered("unmatched", _no_route_at_all))
+
+
+async def _no_route_at_all(request: web.Request) -> web.Response:
+    raise NotFound(f"path: nothing is served at {request.path}")

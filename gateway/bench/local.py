@@ -9,8 +9,12 @@ from pathlib import Path
 from gateway.bench.nodeprocess import NodeProcess, free_port
 from gateway.node.embedded import EmbeddedRedis
 
-# Node options that keep the node's own limits out of the measurement.
-DEFAULT_NODE_ARGS = ("--connect-rate", "1000000", "--max-connections", "100000")
+# Node options that keep the node's own limits out of the measurement (all devices
+# connect from a few loopback addresses, so the per-address limits are raised too).
+DEFAULT_NODE_ARGS = (
+    *("--connect-rate", "1000000", "--max-connections", "100000"),
+    *("--address-connect-rate", "1000000", "--address-register-rate", "1000000"),
+)
 
 
 def raise_open_files_limit() -> int:

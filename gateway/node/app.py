@@ -11,10 +11,16 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.api import routes
-from gateway.api.bodies import MAX_BODY_BYTES
 from gateway.api.host import SENDER_HOST
 from gateway.node import health
 from gateway.node.health import NODE
+from gateway.node.listener import (
+    OPS_CONNECTIONS,
+    GuardedSite,
+    Listener,
+    ListenerLimits,
+    main_port_cap,
+)
 from gateway.node.node import Node
 from gateway.runtime import metrics
 from gateway.ws import endpoint
@@ -28,11 +34,12 @@ def build_app(node: Node) -> web.Application:
     """The application serving one node; the node's tasks live as long as the app."""
     # No middleware: aiohttp would wrap the websocket handler too, and those frames
     # would live as long as every connection.
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=node.settings.max_body_bytes)
     app[NODE] = app[DEVICE_HOST] = app[SENDER_HOST] = node
     endpoint.add_routes(app)
     health.add_routes(app)
     routes.add_routes(app)
+    routes.add_fallback(app, {**health.ALLOWED, **endpoint.ALLOWED})
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await node.start()
@@ -60,26 +67,61 @@ async def drain(node: Node) -> None:
     await node.local.no_outlets.wait()
 
 
+def build_ops_app(node: Node) -> web.Application:
+    """The operations port's application: /healthz, /readyz and /metrics only."""
+    app = web.Application()
+    app[NODE] = node
+    health.add_routes(app)
+    routes.add_fallback(app, health.ALLOWED)
+    return app
+
+
+def _limits(node: Node, name: str, cap: int) -> ListenerLimits:
+    settings = node.settings
+    return ListenerLimits(
+        name,
+        cap,
+        header_timeout=settings.header_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        write_timeout=settings.write_timeout,
+        max_header_bytes=settings.max_header_bytes,
+        admit=node.address_limits.accept if name == "main" else None,
+    )
+
+
+async def _listen(app: web.Application, limits: ListenerLimits, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    assert runner.server is not None
+    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
+    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
+    listener = Listener(runner.server, limits)
+    host = app[NODE].settings.host
+    await GuardedSite(runner, listener, host, port, LISTEN_BACKLOG).start()
+    return runner
+
+
 async def serve(node: Node) -> None:
     """Serve until SIGTERM or SIGINT, then drain and return."""
     settings = node.settings
-    runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
-    await runner.setup()
-    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
-    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
-    await site.start()
+    runner = await _listen(build_app(node), _limits(node, "main", main_port_cap()), settings.port)
+    ops = None
+    if settings.ops_port is not None:
+        ops_limits = _limits(node, "ops", OPS_CONNECTIONS)
+        ops = await _listen(build_ops_app(node), ops_limits, settings.ops_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     port = _bound_port(runner) or settings.port
+    ops_port = _bound_port(ops) if ops is not None else None
     log.info(
-        "ready on %s:%d, redis %s",
+        "ready on %s:%d, redis %s%s",
         settings.host,
         port,
         node.redis_address,
-        extra={"port": port, "redis": node.redis_address},
+        f", operations port {ops_port}" if ops_port is not None else "",
+        extra={"port": port, "redis": node.redis_address, "ops_port": ops_port},
     )
     await stop.wait()
     log.info("signal received: draining")
@@ -87,6 +129,8 @@ async def serve(node: Node) -> None:
         async with asyncio.timeout(settings.drain_grace - 0.5):
             await drain(node)
             await runner.cleanup()
+            if ops is not None:
+                await ops.cleanup()
     except TimeoutError:
         log.warning("drain grace period ran out; exiting")
     log.info("stopped")

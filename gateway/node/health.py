@@ -9,6 +9,8 @@ from gateway.protocol.errors import Unavailable
 from gateway.runtime import metrics
 
 NODE = web.AppKey("node", Node)
+# The methods each operations path answers (others get 405).
+ALLOWED = {"/healthz": "GET", "/readyz": "GET", "/metrics": "GET"}
 
 
 async def healthz(request: web.Request) -> web.Response:

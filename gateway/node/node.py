@@ -8,11 +8,12 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from gateway.api.reading import BodyBudget, BodyLimits
 from gateway.node.bus import NodeBus
 from gateway.protocol.errors import Unavailable
 from gateway.runtime.settings import Settings
 from gateway.store import Store
-from gateway.ws.limits import TokenBucket
+from gateway.ws.limits import AddressLimits, TokenBucket
 from gateway.ws.registry import LocalChannels
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class Node:
     local: LocalChannels
     bus: NodeBus
     connect_bucket: TokenBucket
+    address_limits: AddressLimits
+    body_limits: BodyLimits
     redis_address: str
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -63,7 +66,15 @@ class Node:
             password=settings.redis_password,
         )
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
-        return cls(settings, store, local, bus, bucket, redis_address(redis_url))
+        addresses = AddressLimits(
+            settings.address_connect_rate,
+            settings.address_register_rate,
+            settings.trusted_proxies,
+        )
+        bodies = BodyLimits(
+            settings.max_body_bytes, settings.body_timeout, BodyBudget(settings.max_body_memory)
+        )
+        return cls(settings, store, local, bus, bucket, addresses, bodies, redis_address(redis_url))
 
     async def start(self) -> None:
         """Load the scripts, then start the bus listener, liveness record and catch-up."""
@@ -73,6 +84,7 @@ class Node:
             asyncio.create_task(self._liveness(), name="liveness"),
             asyncio.create_task(self._catch_up(), name="catch-up"),
             asyncio.create_task(self._keep_alive(), name="keep-alive"),
+            asyncio.create_task(self._identify_deadline(), name="identify-deadline"),
         ]
 
     async def stop(self) -> None:
@@ -104,6 +116,12 @@ class Node:
         while True:
             await asyncio.sleep(self.settings.ping_interval)
             await self.local.keep_alive(self.settings.ping_interval)
+
+    async def _identify_deadline(self) -> None:
+        timeout = self.settings.identify_timeout
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            self.local.close_unidentified(timeout)
 
     async def _catch_up(self) -> None:
         while True:

@@ -36,12 +36,20 @@ class MethodNotAllowed(GatewayError):
     code = 405
 
 
+class RequestTimeout(GatewayError):
+    code = 408
+
+
 class Conflict(GatewayError):
     code = 409
 
 
 class PayloadTooLarge(GatewayError):
     code = 413
+
+
+class UnsupportedMediaType(GatewayError):
+    code = 415
 
 
 class TooManyRequests(GatewayError):

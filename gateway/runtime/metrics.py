@@ -42,6 +42,19 @@ DELIVERY_LATENCY = Histogram(
 HTTP_REQUESTS = Counter(
     "aoi_http_requests", "HTTP requests answered, by route and code", ["route", "code"]
 )
+TCP_CONNECTIONS = Gauge(
+    "aoi_tcp_connections", "Open TCP connections, counted from accept, by listener", ["listener"]
+)
+REFUSED = Counter(
+    "aoi_connections_refused",
+    "Connections answered 503 at accept, by reason (connections, address_rate)",
+    ["reason"],
+)
+CLOSED = Counter(
+    "aoi_connections_closed",
+    "Connections closed by a limit, by reason (header_timeout, write_timeout, identify_timeout)",
+    ["reason"],
+)
 REDIS_ERRORS = Counter("aoi_redis_errors", "Redis commands that failed or timed out")
 READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")

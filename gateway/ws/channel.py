@@ -149,15 +149,18 @@ class Channel:
         if self._started:
             self._worker.poke()
 
-    def acknowledge(self, notification_id: str, delivered: bool) -> None:
-        """Queue the acknowledgement of an in-flight notification for the next sync.
+    def acknowledge(self, notification_id: str, delivered: bool) -> bool:
+        """Queue the acknowledgement of an in-flight notification for the next sync;
+        False (nothing queued) for any other ID.
 
-        Others are ignored: what was sent before a re-activation comes again and is
-        acknowledged then, so the queue never outgrows the window.
+        What was sent before a re-activation comes again and is acknowledged then, so
+        the queue never outgrows the window.
         """
-        if notification_id in self.inflight:
-            self._acks.setdefault(notification_id, delivered)
-            self._worker.poke()
+        if notification_id not in self.inflight:
+            return False
+        self._acks.setdefault(notification_id, delivered)
+        self._worker.poke()
+        return True
 
     async def stop(self) -> None:
         """Stop pushing; acknowledgements already received are still written."""

@@ -17,7 +17,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     if transport is None:  # the client has already gone
         raise web.HTTPBadRequest()
-    refusal = _refusal(node)
+    peer = transport.get_extra_info("peername")
+    peer_address = str(peer[0]) if peer else ""
+    client, admitted = node.address_limits.upgrade(
+        peer_address, request.headers.get("X-Forwarded-For")
+    )
+    refusal = _refusal(node) if admitted else ("too many new connections from this address", 1.0)
     if refusal is not None:
         detail, retry_after = refusal
         metrics.observe_http("/ws", 503)
@@ -29,13 +34,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # pongs and pings reach the session, which counts them as signs of life.
     ws = web.WebSocketResponse(
         autoping=False,
-        max_msg_size=settings.max_frame_bytes,
+        # aiohttp refuses a message of exactly max_msg_size; the contract accepts it.
+        max_msg_size=settings.max_frame_bytes + 1,
         # Declined unless enabled: a deflate context costs ~90 KiB per connection.
         compress=settings.ws_compression,
     )
     await ws.prepare(request)
     metrics.observe_http("/ws", 101)
-    session = Session(ws, transport, node)
+    session = Session(ws, transport, node, None if client == peer_address else client)
     session.open()
     metrics.CONNECTIONS.inc()
     try:
@@ -59,6 +65,9 @@ def _refusal(node: DeviceHost) -> tuple[str, float] | None:
     if not node.connect_bucket.take():
         return "too many new connections", node.connect_bucket.wait_seconds()
     return None
+
+
+ALLOWED = {"/ws": "GET"}
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.runtime.settings import Settings
 from gateway.store import Store
-from gateway.ws.limits import TokenBucket
+from gateway.ws.limits import AddressLimits, TokenBucket
 from gateway.ws.registry import LocalChannels
 
 
@@ -31,6 +31,9 @@ class DeviceHost(Protocol):
 
     @property
     def connect_bucket(self) -> TokenBucket: ...
+
+    @property
+    def address_limits(self) -> AddressLimits: ...
 
 
 DEVICE_HOST = web.AppKey("device_host", DeviceHost)

@@ -19,18 +19,39 @@ class LocalChannels:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.outlets: dict[str, Outlet] = {}
+        # Connections that have neither registered nor activated yet, by opening time.
+        self.unidentified: dict[Outlet, float] = {}
         self.channels: dict[str, Channel] = {}
         self.no_outlets = asyncio.Event()
         self.no_outlets.set()
 
     def add_outlet(self, outlet: Outlet) -> None:
         self.outlets[outlet.conn_id] = outlet
+        self.unidentified[outlet] = time.monotonic()
         self.no_outlets.clear()
 
     def remove_outlet(self, outlet: Outlet) -> None:
         self.outlets.pop(outlet.conn_id, None)
+        self.unidentified.pop(outlet, None)
         if not self.outlets:
             self.no_outlets.set()
+
+    def identified(self, outlet: Outlet) -> None:
+        """The connection registered or activated: no identify deadline any more."""
+        self.unidentified.pop(outlet, None)
+
+    def close_unidentified(self, timeout: float) -> None:
+        """Close (1008) the connections that did not identify within ``timeout`` seconds.
+
+        One sweep over the not yet identified connections only, instead of a timer per
+        connection.
+        """
+        late = time.monotonic() - timeout
+        for outlet, opened in list(self.unidentified.items()):
+            if opened < late:
+                del self.unidentified[outlet]
+                metrics.CLOSED.labels("identify_timeout").inc()
+                outlet.close_soon(1008, "no registration or activation in time")
 
     def put(self, channel: Channel) -> None:
         self.channels[channel.tag] = channel

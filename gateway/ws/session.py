@@ -32,6 +32,8 @@ STRIKE_LIMIT = 100
 CLOSE_TIMEOUT = 5.0
 _CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
 _ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+# Requests that identify a connection (it is then not closed by --identify-timeout).
+_IDENTIFYING = (frames.AoiClientRegistrationReq, frames.NotificationChannelActivationReq)
 
 
 class Session:
@@ -40,6 +42,7 @@ class Session:
     __slots__ = (
         "_background",
         "_bucket",
+        "_forwarded",
         "_strikes",
         "channel",
         "conn_id",
@@ -50,9 +53,15 @@ class Session:
     )
 
     def __init__(
-        self, ws: web.WebSocketResponse, transport: asyncio.Transport, node: DeviceHost
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        node: DeviceHost,
+        forwarded: str | None = None,
     ) -> None:
         self.ws = ws
+        # The client address when a trusted proxy forwarded it (else the peer's).
+        self._forwarded = forwarded
         self.transport = transport
         self.node = node
         self.conn_id = ids.new_connection_id()
@@ -124,8 +133,17 @@ class Session:
             self._spawn(channel.stop())
 
     def open(self) -> None:
-        """Make the connection reachable by the node bus and the keep-alive sweep."""
+        """Make the connection reachable by the node bus and the keep-alive sweep; it
+        must register or activate within ``--identify-timeout``."""
         self.node.local.add_outlet(self)
+
+    @property
+    def address(self) -> str:
+        """The client address this connection counts for."""
+        if self._forwarded is not None:
+            return self._forwarded
+        peer = self.transport.get_extra_info("peername")
+        return str(peer[0]) if peer else ""
 
     async def on_message(self, message: WSMessage) -> bool:
         """Handle one message from ``ws.receive()``; False once the connection is done.
@@ -168,22 +186,42 @@ class Session:
             await self._strike()
             return
         if isinstance(frame, frames.NotificationDeliveryRes):
-            self._on_acknowledgement(frame)
+            if not self._on_acknowledgement(frame):
+                await self._unknown_acknowledgement()
             return
         message_type = frame.__struct_config__.tag
         assert isinstance(message_type, str)
-        if not self._bucket.take():
+        refusal = self._refusal(frame)
+        if refusal is not None:
             metrics.PROTOCOL_ERRORS.labels("rate_limited").inc()
-            refused = frames.reply(
-                frame.response, 429, "request rate exceeded", transactionID=frame.transactionID
-            )
+            refused = frames.reply(frame.response, 429, refusal, transactionID=frame.transactionID)
             await self._reply(refused, message_type, started)
             await self._strike()
             return
         self._strikes = 0
-        await self._reply(await answer(frame, self), message_type, started)
+        response = await answer(frame, self)
+        await self._reply(response, message_type, started)
+        if response.code == 200 and isinstance(frame, _IDENTIFYING):
+            self.node.local.identified(self)
         if self.channel is not None:
             self.channel.start()
+
+    def _refusal(self, frame: frames.Request) -> str | None:
+        """Why a request is refused unexecuted (429), or None."""
+        if not self._bucket.take():
+            return "request rate exceeded"
+        if isinstance(
+            frame, frames.AoiClientRegistrationReq
+        ) and not self.node.address_limits.register(self.address):
+            return "registration rate of this client address exceeded"
+        return None
+
+    async def _unknown_acknowledgement(self) -> None:
+        """An acknowledgement of nothing in flight here: refused, and over the request
+        rate like any other frame (a flood of them ends in 1008)."""
+        metrics.PROTOCOL_ERRORS.labels("unknown_ack").inc()
+        self._bucket.take()
+        await self._strike()
 
     async def _reply(self, response: frames.Response, label: str, started: float) -> None:
         await self.push(frames.encode(response))
@@ -194,10 +232,11 @@ class Session:
         if self._strikes >= STRIKE_LIMIT:
             await self._close(1008, "too many refused frames")
 
-    def _on_acknowledgement(self, ack: frames.NotificationDeliveryRes) -> None:
+    def _on_acknowledgement(self, ack: frames.NotificationDeliveryRes) -> bool:
+        """Hand an acknowledgement to the channel; False when nothing of that ID is in
+        flight on this connection."""
         channel = self.channel
-        if channel is not None and ids.tag_of(ack.notificationID) == channel.tag:
-            channel.acknowledge(ack.notificationID, ack.code == 200)
+        return channel is not None and channel.acknowledge(ack.notificationID, ack.code == 200)
 
     async def _close(self, code: int, reason: str) -> None:
         """Close with ``code``; a peer that does not take the close frame and answer
