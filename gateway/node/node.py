@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from gateway.api.reading import BodyBudget, BodyLimits
 from gateway.node.bus import NodeBus
 from gateway.protocol.errors import Unavailable
+from gateway.runtime import metrics
 from gateway.runtime.settings import Settings
 from gateway.store import Store
 from gateway.ws.limits import AddressLimits, TokenBucket
@@ -41,6 +42,7 @@ class Node:
     redis_address: str
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _checks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def node_id(self) -> str:
@@ -54,14 +56,22 @@ class Node:
             timeout=settings.redis_timeout,
             status_retention=settings.status_retention,
             password=settings.redis_password,
+            registration_ttl=settings.registration_ttl,
         )
         local = LocalChannels(store)
+        node: Node | None = None
+
+        def subscribed() -> None:  # the bus (re)subscribed: doorbells may be lost
+            local.ring_all()
+            if node is not None:
+                node.check_data_soon()
+
         bus = NodeBus(
             redis_url,
             settings.node_id,
             store,
             local.on_bus_message,
-            local.ring_all,
+            subscribed,
             timeout=settings.redis_timeout,
             password=settings.redis_password,
         )
@@ -79,12 +89,15 @@ class Node:
     async def start(self) -> None:
         """Load the scripts, then start the bus listener, liveness record and catch-up."""
         await self.store.load_scripts()
+        with contextlib.suppress(Unavailable):
+            await self.store.data_lost()  # learn the marker
         self.tasks = [
             asyncio.create_task(self.bus.run(), name="bus"),
             asyncio.create_task(self._liveness(), name="liveness"),
             asyncio.create_task(self._catch_up(), name="catch-up"),
             asyncio.create_task(self._keep_alive(), name="keep-alive"),
             asyncio.create_task(self._identify_deadline(), name="identify-deadline"),
+            asyncio.create_task(self._reap(), name="reaper"),
         ]
 
     async def stop(self) -> None:
@@ -97,6 +110,25 @@ class Node:
             await self.store.node_gone(self.node_id)
         await self.store.close()
 
+    def check_data_soon(self) -> None:
+        """Look at the data marker in the background (after a reconnect)."""
+        task = asyncio.create_task(self._check_data())
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _check_data(self) -> None:
+        """Redis lost its data: every channel held here names a client that is gone, so
+        close them with 4002 and the devices register again at once."""
+        with contextlib.suppress(Unavailable):
+            if await self.store.data_lost():
+                metrics.REDIS_DATA_LOSS.inc()
+                closed = self.local.close_channels(4002, "deregistered")
+                log.warning(
+                    "redis lost its data (marker gone): closed %d channels with 4002",
+                    closed,
+                    extra={"channels": closed},
+                )
+
     async def _liveness(self) -> None:
         reachable = True
         while True:
@@ -105,6 +137,7 @@ class Node:
                 if not reachable:
                     log.info("redis reachable")
                 reachable = True
+                await self._check_data()
             except Unavailable:
                 if reachable:
                     log.warning("redis unreachable")
@@ -122,6 +155,14 @@ class Node:
         while True:
             await asyncio.sleep(min(1.0, timeout / 4))
             self.local.close_unidentified(timeout)
+
+    async def _reap(self) -> None:
+        # Abandoned registrations (store/expiry.py); every node reaps, none races.
+        interval = min(60.0, max(0.5, self.settings.registration_ttl / 4))
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Unavailable):
+                await self.store.reap(self.store.node_alive)
 
     async def _catch_up(self) -> None:
         while True:

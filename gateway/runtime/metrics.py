@@ -55,6 +55,12 @@ CLOSED = Counter(
     "Connections closed by a limit, by reason (header_timeout, write_timeout, identify_timeout)",
     ["reason"],
 )
+REGISTRATIONS_EXPIRED = Counter(
+    "aoi_registrations_expired", "Clients removed after --registration-ttl without being seen"
+)
+REDIS_DATA_LOSS = Counter(
+    "aoi_redis_data_loss", "Times this node found that Redis had lost its data (marker gone)"
+)
 REDIS_ERRORS = Counter("aoi_redis_errors", "Redis commands that failed or timed out")
 READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")

@@ -179,7 +179,7 @@ OPTIONS: tuple[Option, ...] = (
     integer("max_header_bytes", 1024, 1 << 20, "largest HTTP request line or header"),
     integer("max_body_bytes", 1024, 64 << 20, "largest HTTP request body, after decompression"),
     integer("max_body_memory", 1 << 20, 1 << 32, "request body bytes held by the node at once"),
-    seconds("registration_ttl", 60, 3650 * DAY, "a client not seen this long is removed"),
+    seconds("registration_ttl", 1, 3650 * DAY, "a client not seen this long is removed"),
     seconds("drain_window", 0, 3600, "on SIGTERM, spread websocket closes over this window"),
     seconds("drain_grace", 1, 3600, "on SIGTERM, exit within this"),
     seconds("catchup_interval", 0.1, 60, "period of the check for lost doorbells"),

@@ -1,7 +1,9 @@
 """All gateway state in Redis: one module per concern, the key layout, the Lua scripts, the link."""
 
 from gateway.store.applications import Applications
+from gateway.store.expiry import Expiry
 from gateway.store.introspection import Introspection
+from gateway.store.marker import Marker
 from gateway.store.notifications import Notifications
 from gateway.store.ownership import Ownership
 from gateway.store.records import (
@@ -16,7 +18,7 @@ from gateway.store.records import (
 from gateway.store.registrations import Registrations
 
 
-class Store(Registrations, Ownership, Applications, Notifications, Introspection):
+class Store(Registrations, Ownership, Applications, Notifications, Introspection, Expiry, Marker):
     """All gateway state in Redis."""
 
 

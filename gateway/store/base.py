@@ -55,6 +55,7 @@ class StoreBase:
         timeout: float,
         status_retention: float,
         password: str | None = None,
+        registration_ttl: float = 270 * 86400,
     ) -> None:
         # A plain pool (no condition to wait on per pipeline): the auto-pipeline
         # bounds how many connections are busy.
@@ -74,6 +75,8 @@ class StoreBase:
         self._deadline = timeout * 1.5
         self._pipeline = AutoPipeline(self.redis, self._deadline)
         self._keep_ms = int(status_retention * 1000)
+        self._ttl_ms = int(registration_ttl * 1000)
+        self._markers: dict[str, str] = {}  # data marker values seen, by key (marker.py)
         self._node_id = node_id
         self._loading: asyncio.Future[list[Any]] | None = None
 

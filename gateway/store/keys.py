@@ -35,3 +35,13 @@ def node_alive(node_id: str) -> str:
 def bus_channel(node_id: str) -> str:
     """The pub/sub channel a node listens on."""
     return BUS_PREFIX + node_id
+
+
+def seen_bucket(bucket: int) -> str:
+    """One of the sorted sets of clients by last-seen period (its own hash tag)."""
+    return f"{PREFIX}seen:{{{bucket}}}"
+
+
+def marker() -> str:
+    """The data marker: a random value every node knows; gone means Redis lost its data."""
+    return f"{PREFIX}marker"

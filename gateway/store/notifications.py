@@ -9,7 +9,8 @@ from gateway.protocol import ids
 from gateway.protocol.errors import Conflict, NotFound, TooManyRequests
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, now_ms
+from gateway.store.base import now_ms
+from gateway.store.expiry import Expiry
 from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending
 
 # How long a ttl-0 notification may wait for an active channel before it expires.
@@ -17,23 +18,29 @@ ZERO_TTL_GRACE_MS = 2000
 _ACK = {True: "delivered", False: "rejected"}
 
 
-class Notifications(StoreBase):
+class Notifications(Expiry):
     """Notifications: accept, read for a channel with its acknowledgements, status, cancel."""
 
     async def send(self, outgoing: Outgoing, max_pending: int) -> Accepted:
         """Store one notification durably and ring the node holding its channel."""
         plan = _plan(outgoing)
+        period = self.period()
         reply = (
             None
             if plan is None
-            else await self._call(lambda pipe: self._send(outgoing, plan, max_pending, client=pipe))
+            else await self._call(
+                lambda pipe: self._send(outgoing, plan, max_pending, period, client=pipe)
+            )
         )
         result = _accepted(plan, reply, max_pending)
+        await self.file_seen(_seen_news([plan], [reply]), period)
         if isinstance(result, Exception):
             raise result
         return result
 
-    def _send(self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any) -> Any:
+    def _send(
+        self, item: Outgoing, plan: tuple[str, str], max_pending: int, period: int, client: Any
+    ) -> Any:
         tag, notification_id = plan
         return self._script(
             "send",
@@ -46,6 +53,7 @@ class Notifications(StoreBase):
             max_pending,
             ZERO_TTL_GRACE_MS,
             self._node_id,
+            period,
             client=client,
         )
 
@@ -54,14 +62,20 @@ class Notifications(StoreBase):
     ) -> list[Accepted | NotFound | TooManyRequests]:
         """Store notifications in order, one pipelined round trip for all."""
         planned = [_plan(item) for item in batch]
+        period = self.period()
 
         def fill(pipe: Any) -> None:
             for item, plan in zip(batch, planned, strict=True):
                 if plan is not None:
-                    self._send(item, plan, max_pending, client=pipe)
+                    self._send(item, plan, max_pending, period, client=pipe)
 
-        replies = iter(await self._batch(fill) if any(planned) else [])
-        return [_accepted(plan, next(replies) if plan else None, max_pending) for plan in planned]
+        stored = iter(await self._batch(fill) if any(planned) else [])
+        replies = [next(stored) if plan else None for plan in planned]
+        await self.file_seen(_seen_news(planned, replies), period)
+        return [
+            _accepted(plan, reply, max_pending)
+            for plan, reply in zip(planned, replies, strict=True)
+        ]
 
     async def sync(
         self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]
@@ -126,6 +140,13 @@ def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> 
             metrics.DELIVERY_LATENCY.observe(max(0, now - int(accepted)) / 1000)
 
 
+def _seen_news(plans: Sequence[tuple[str, str] | None], replies: Sequence[Any]) -> list[str]:
+    """The tags of the clients whose seen period a send just changed."""
+    return sorted(
+        {plan[0] for plan, reply in zip(plans, replies, strict=True) if plan and reply[4]}
+    )
+
+
 def _plan(item: Outgoing) -> tuple[str, str] | None:
     tag = ids.tag_of(item.registration_id)
     return None if tag is None else (tag, ids.new_id(tag))
@@ -136,7 +157,7 @@ def _accepted(
 ) -> Accepted | NotFound | TooManyRequests:
     if plan is None or reply[0] == 404:
         return NotFound("registrationID: unknown registration")
-    status, expired, replaced, ring_here = reply
+    status, expired, replaced, ring_here, _ = reply
     metrics.count("expired", expired)
     metrics.count("cancelled", replaced)
     if status == 429:

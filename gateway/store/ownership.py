@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound
-from gateway.store.base import StoreBase, client_tag
+from gateway.store.base import client_tag
+from gateway.store.expiry import Expiry
 
 
-class Ownership(StoreBase):
+class Ownership(Expiry):
     """Channel ownership: which node and connection carry a client's channel, fenced by an epoch."""
 
     async def activate(self, client_id: str, node: str, conn: str) -> int:
         """Make (node, conn) the client's channel; returns the new ownership epoch."""
-        epoch = await self._call(
-            lambda pipe: self._script(
-                "activate", client_tag(client_id), client_id, node, conn, client=pipe
-            )
+        tag = client_tag(client_id)
+        period = self.period()
+        result = await self._call(
+            lambda pipe: self._script("activate", tag, client_id, node, conn, period, client=pipe)
         )
-        if epoch is None:
+        if result is None:
             raise NotFound(UNKNOWN_CLIENT)
+        epoch, news = result
+        if news:
+            await self.file_seen([tag], period)
         return int(epoch)
 
     async def deactivate(self, client_id: str, node: str, conn: str) -> bool:

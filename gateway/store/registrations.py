@@ -8,13 +8,13 @@ from gateway.protocol import ids
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, client_tag
-from gateway.store.scripting import SHAS
+from gateway.store.base import client_tag
+from gateway.store.expiry import Expiry
 
 _REGISTRATION_ATTEMPTS = 4
 
 
-class Registrations(StoreBase):
+class Registrations(Expiry):
     """Registrations: deviceNumber to clientID, created once, removed with all of the client."""
 
     async def register(self, device_number: str) -> str:
@@ -34,7 +34,9 @@ class Registrations(StoreBase):
         tag = ids.new_tag()
         client_id = ids.new_id(tag)
         client_key = keys.client(tag)
+        period = self.period()
         record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
+        record += ["seen", period]
 
         def create_and_claim(pipe: Any) -> None:
             # In this order in one round trip: the index never names a missing record.
@@ -44,16 +46,13 @@ class Registrations(StoreBase):
             else:
                 # The index names a client whose removal did not finish: replace it.
                 self._swap(pipe, index, existing, client_id)
+            self._file(pipe, tag, period)
 
-        _, claimed = await self._batch(create_and_claim)
+        _, claimed, _ = await self._batch(create_and_claim)
         if claimed:
             return client_id
         await self._call(lambda pipe: pipe.delete(client_key))
         return None
-
-    @staticmethod
-    def _swap(pipe: Any, index: str, expected: str, new: str) -> Any:
-        return pipe.evalsha(SHAS["swap_index"], 1, index, expected, new)
 
     async def _client_exists(self, client_id: str) -> bool:
         tag = ids.tag_of(client_id)
@@ -73,5 +72,4 @@ class Registrations(StoreBase):
         device_number, expired, cancelled = result
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
-        index = keys.device(device_number)
-        await self._call(lambda pipe: self._swap(pipe, index, client_id, ""))
+        await self._forget_device(device_number, client_id)

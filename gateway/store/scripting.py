@@ -12,7 +12,7 @@ from importlib import resources
 def _read_sources() -> dict[str, str]:
     folder = resources.files("gateway.store") / "scripts"
     prologue = (folder / "client" / "_lib.lua").read_text()
-    sources = {"swap_index": (folder / "swap_index.lua").read_text()}
+    sources = {name: (folder / f"{name}.lua").read_text() for name in ("swap_index", "pop_due")}
     for entry in (folder / "client").iterdir():
         if entry.name.endswith(".lua") and not entry.name.startswith("_"):
             sources[entry.name.removesuffix(".lua")] = prologue + entry.read_text()

@@ -99,6 +99,13 @@ class LocalChannels:
             if count % _SWEEP_SLICE == 0:
                 await asyncio.sleep(0)
 
+    def close_channels(self, code: int, reason: str) -> int:
+        """Close every connection that carries a channel; returns how many."""
+        outlets = [channel.outlet for channel in self.channels.values()]
+        for outlet in outlets:
+            outlet.close_soon(code, reason)
+        return len(outlets)
+
     def ring_all(self) -> None:
         """Wake every channel (after the bus reconnected: doorbells may be lost)."""
         for channel in self.channels.values():

@@ -49,3 +49,31 @@ local function owns(node, conn)
   local owner = redis.call('HMGET', CLIENT, 'node', 'conn')
   return owner[1] == node and owner[2] == conn, owner[1], owner[2]
 end
+
+-- Remove the whole client; its pending notifications end cancelled. The node that
+-- holds its channel, if another connection than (node, conn), is told to close it
+-- with 4002. Returns {deviceNumber, expired, cancelled}.
+local function remove_client(node, conn)
+  local expired = sweep()
+  local pending = redis.call('ZRANGE', QUEUE, 0, -1)
+  for _, id in ipairs(pending) do
+    finish(id, 'cancelled')
+  end
+  local same, owner, owner_conn = owns(node, conn)
+  local device = redis.call('HGET', CLIENT, 'dev')
+  redis.call('DEL', CLIENT, APPS, REGS, QUEUE, DEADLINES, COLLAPSE)
+  if owner and not same then
+    tell(owner, 'close ' .. owner_conn .. ' 4002')
+  end
+  return {device, expired, #pending}
+end
+
+-- Record that the client was seen in period `period` (a coarse clock, see
+-- store/expiry.py); returns 1 when that is news, so the node re-files the client.
+local function seen(period)
+  if redis.call('HGET', CLIENT, 'seen') == period then
+    return 0
+  end
+  redis.call('HSET', CLIENT, 'seen', period)
+  return 1
+end

@@ -4,15 +4,4 @@
 if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
   return nil
 end
-local expired = sweep()
-local pending = redis.call('ZRANGE', QUEUE, 0, -1)
-for _, id in ipairs(pending) do
-  finish(id, 'cancelled')
-end
-local same, node, conn = owns(ARGV[5], ARGV[6])
-local device = redis.call('HGET', CLIENT, 'dev')
-redis.call('DEL', CLIENT, APPS, REGS, QUEUE, DEADLINES, COLLAPSE)
-if node and not same then
-  tell(node, 'close ' .. conn .. ' 4002')
-end
-return {device, expired, #pending}
+return remove_client(ARGV[5], ARGV[6])
