@@ -66,14 +66,17 @@ def start_node(redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[.
     """Start node processes sharing the session's Redis; all are stopped afterwards."""
     started: list[NodeProcess] = []
 
-    def start(redis_url: str | None = None, **options: Any) -> NodeProcess:
+    def start(
+        redis_url: str | None = None, prefix: tuple[str, ...] = (), **options: Any
+    ) -> NodeProcess:
         options.setdefault("drain_window", 0.5)
         options.setdefault("catchup_interval", 0.5)
         # Every test connects from 127.0.0.1: per-address limits only where tested.
         options.setdefault("address_connect_rate", UNLIMITED_RATE)
         options.setdefault("address_register_rate", UNLIMITED_RATE)
         node_id = f"node-{uuid.uuid4().hex[:8]}"
-        node = NodeProcess(redis_url or redis_server.url, tmp_path, node_id, node_args(options))
+        args = node_args(options)
+        node = NodeProcess(redis_url or redis_server.url, tmp_path, node_id, args, prefix)
         started.append(node)
         return node.start(START_TIMEOUT)
 

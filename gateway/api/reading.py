@@ -115,6 +115,8 @@ class _Inflater:
                 piece = stream.decompress(pending, INFLATE_STEP)
             except zlib.error:
                 raise BadRequest(f"body: invalid {self._coding} data") from None
+            if stream.unused_data:
+                raise BadRequest(f"body: data after the end of the {self._coding} stream")
             body.add(piece)
             pending = stream.unconsumed_tail
             if pending:

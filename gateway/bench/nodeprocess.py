@@ -24,6 +24,7 @@ T = TypeVar("T")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 _READY = re.compile(r"ready on [^\s]+:(\d+),")
+_OPS_PORT = re.compile(r"ready on .*, operations port (\d+)")
 
 
 def free_port() -> int:
@@ -71,9 +72,15 @@ class NodeProcess:
     """One ``python -m gateway`` process on 127.0.0.1 with its log in ``log_dir``."""
 
     def __init__(
-        self, redis_url: str, log_dir: Path, node_id: str, args: Sequence[str] = ()
+        self,
+        redis_url: str,
+        log_dir: Path,
+        node_id: str,
+        args: Sequence[str] = (),
+        prefix: Sequence[str] = (),
     ) -> None:
         self.node_id = node_id
+        self.prefix = list(prefix)  # e.g. a prlimit command line the node runs under
         self.redis_url = redis_url
         self.args = list(args)
         self.log_path = log_dir / f"{node_id}.log"
@@ -83,6 +90,7 @@ class NodeProcess:
     def launch(self) -> None:
         """Start the process (does not wait for it)."""
         command = [
+            *self.prefix,
             *(sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", "0"),
             *("--redis-url", self.redis_url, "--node-id", self.node_id),
             *self.args,
@@ -124,6 +132,13 @@ class NodeProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    @property
+    def ops_url(self) -> str:
+        """The operations port's URL (the node was started with --ops-port)."""
+        match = _OPS_PORT.search(self.log_path.read_text(errors="replace"))
+        assert match, "the node has no operations port"
+        return f"http://127.0.0.1:{match.group(1)}"
 
     @property
     def url(self) -> str:
