@@ -6,14 +6,26 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import struct
 from typing import Any
 
 TIMEOUT = 5.0
 
 
-async def open_raw(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), TIMEOUT)
+async def open_raw(
+    port: int, receive_buffer: int | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection to the node; ``receive_buffer`` shrinks its socket's buffer."""
+    if receive_buffer is None:
+        return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), TIMEOUT)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await asyncio.wait_for(
+        asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port)), TIMEOUT
+    )
+    return await asyncio.open_connection(sock=sock, limit=receive_buffer)
 
 
 async def read_response(reader: asyncio.StreamReader, timeout: float = TIMEOUT) -> tuple[int, Any]:
@@ -76,9 +88,11 @@ def frame(payload: bytes, opcode: int = 0x1, masked: bool = True) -> bytes:
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-async def ws_open(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def ws_open(
+    port: int, receive_buffer: int | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A raw websocket connection to ``/ws``, past the 101."""
-    reader, writer = await open_raw(port)
+    reader, writer = await open_raw(port, receive_buffer)
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(
         (
@@ -126,3 +140,14 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def ws_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: dict[str, Any]
+) -> dict[str, Any]:
+    """One AOI-1 request over a raw websocket, and its answer."""
+    writer.write(frame(json.dumps(request).encode()))
+    opcode, payload = await read_frame(reader)
+    assert opcode == 0x1, (opcode, payload)
+    answer: dict[str, Any] = json.loads(payload)
+    return answer
