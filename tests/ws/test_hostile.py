@@ -120,7 +120,8 @@ async def test_ack_flood_is_refused_and_others_keep_their_latency(node, connect,
     stop.set()
     connections, sent = await asyncio.wait_for(flooding, 10)
     print(
-        f"ack flood: {sent} acks over {connections} connections; send p50 {baseline * 1000:.1f} ms before, {during * 1000:.1f} ms during"
+        f"ack flood: {sent} acks over {connections} connections; "
+        f"send p50 {baseline * 1000:.1f} ms before, {during * 1000:.1f} ms during"
     )
     assert connections >= 2  # each flooding connection was closed with 1008
     assert during < 3 * baseline + 0.010
