@@ -101,3 +101,13 @@ ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 async def status_is(api: AppServer, notification_id: str, expected: str) -> bool:
     return await status_of(api, notification_id) == expected
+
+
+async def metric_value(http: aiohttp.ClientSession, url: str, name: str) -> float:
+    """The value of an unlabelled metric (0 when absent)."""
+    async with asyncio.timeout(TIMEOUT), http.get(url + "/metrics") as response:
+        body = await response.text()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0

@@ -117,16 +117,16 @@ class Node:
         task.add_done_callback(self._checks.discard)
 
     async def _check_data(self) -> None:
-        """Redis lost its data: every channel held here names a client that is gone, so
-        close them with 4002 and the devices register again at once."""
+        """Redis lost its data: every client known on this node's connections is gone,
+        so close those connections with 4002 and the devices register again at once."""
         with contextlib.suppress(Unavailable):
             if await self.store.data_lost():
                 metrics.REDIS_DATA_LOSS.inc()
-                closed = self.local.close_channels(4002, "deregistered")
+                closed = self.local.close_identified(4002, "deregistered")
                 log.warning(
-                    "redis lost its data (marker gone): closed %d channels with 4002",
+                    "redis lost its data (marker gone): closed %d connections with 4002",
                     closed,
-                    extra={"channels": closed},
+                    extra={"connections": closed},
                 )
 
     async def _liveness(self) -> None:

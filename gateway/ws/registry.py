@@ -99,9 +99,10 @@ class LocalChannels:
             if count % _SWEEP_SLICE == 0:
                 await asyncio.sleep(0)
 
-    def close_channels(self, code: int, reason: str) -> int:
-        """Close every connection that carries a channel; returns how many."""
-        outlets = [channel.outlet for channel in self.channels.values()]
+    def close_identified(self, code: int, reason: str) -> int:
+        """Close every connection that registered or activated (whether or not its
+        channel is still up); returns how many."""
+        outlets = [o for o in self.outlets.values() if o not in self.unidentified]
         for outlet in outlets:
             outlet.close_soon(code, reason)
         return len(outlets)
