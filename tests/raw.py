@@ -28,14 +28,17 @@ async def open_raw(
     return await asyncio.open_connection(sock=sock, limit=receive_buffer)
 
 
-async def read_response(reader: asyncio.StreamReader, timeout: float = TIMEOUT) -> tuple[int, Any]:
+async def read_response(
+    reader: asyncio.StreamReader, timeout: float = TIMEOUT, head_only: bool = False
+) -> tuple[int, Any]:
     """The status and JSON body (None if not JSON) of one HTTP response."""
     async with asyncio.timeout(timeout):
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
         headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        size = 0 if head_only else int(headers.get("content-length", "0"))
+        body = await reader.readexactly(size)
     try:
         return status, json.loads(body)
     except ValueError:
