@@ -176,7 +176,7 @@ OPTIONS: tuple[Option, ...] = (
     seconds("body_timeout", 1, 3600, "time to send an HTTP request body"),
     seconds("keepalive_timeout", 1, 3600, "idle time of an HTTP keep-alive connection"),
     seconds("write_timeout", 1, 3600, "a write making no progress this long closes the connection"),
-    integer("max_header_bytes", 1024, 1 << 20, "largest HTTP request line or header"),
+    integer("max_header_bytes", 1024, 1 << 20, "largest HTTP request head (line and headers)"),
     integer("max_body_bytes", 1024, 64 << 20, "largest HTTP request body, after decompression"),
     integer("max_body_memory", 1 << 20, 1 << 32, "request body bytes held by the node at once"),
     seconds("registration_ttl", 1, 3650 * DAY, "a client not seen this long is removed"),

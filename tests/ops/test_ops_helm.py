@@ -16,6 +16,19 @@ from tests.ops.chart import NAMESPACE, RELEASE, VARIANTS, Helm, values_args
 # The chart's kubeVersion floor, and the newest version the validator knows.
 KUBE_VERSIONS = ("1.25", "1.35")
 PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
+HARDENING_VARIABLES = [
+    "AOI_ADDRESS_CONNECT_RATE",
+    "AOI_ADDRESS_REGISTER_RATE",
+    "AOI_IDENTIFY_TIMEOUT",
+    "AOI_HEADER_TIMEOUT",
+    "AOI_BODY_TIMEOUT",
+    "AOI_KEEPALIVE_TIMEOUT",
+    "AOI_WRITE_TIMEOUT",
+    "AOI_MAX_HEADER_BYTES",
+    "AOI_MAX_BODY_BYTES",
+    "AOI_MAX_BODY_MEMORY",
+    "AOI_REGISTRATION_TTL",
+]
 
 
 def _one(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -81,7 +94,7 @@ def test_prometheus_operator_resources_are_well_formed(manifests: list[dict[str,
             assert spec["selector"]["matchLabels"]
             assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
             for endpoint in spec["endpoints"]:
-                assert endpoint["port"] == "http"
+                assert endpoint["port"] == "ops"  # still answers when the main port is full
                 assert endpoint["path"] == "/metrics"
                 for relabel in endpoint.get("relabelings", []):
                     assert set(relabel) <= {
@@ -108,9 +121,10 @@ def test_deployment(manifests: list[dict[str, Any]], variant: str) -> None:
     spec = pod["spec"]
     (container,) = spec["containers"]
 
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8080, "ops": 8081}
 
     # preStop sleep, then the node's own drain, must both fit in the grace period.
     command = container["lifecycle"]["preStop"]["exec"]["command"]
@@ -147,6 +161,9 @@ def test_deployment(manifests: list[dict[str, Any]], variant: str) -> None:
     assert all(key.startswith("AOI_") for key in data)
     assert "AOI_REDIS_PASSWORD" not in data
     assert data["AOI_DRAIN_GRACE"] == str(drain_grace)
+    assert data["AOI_OPS_PORT"] == str(ports["ops"])
+    for name in HARDENING_VARIABLES:  # every hostile-input limit is a chart value
+        assert name in data, name
     assert "AOI_REDIS_URL" in data or "AOI_REDIS_SENTINELS" in data
 
     if values["autoscaling"]["enabled"]:
@@ -230,6 +247,8 @@ def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
         (["--set", "gateway.drainWindow=30"], "drainWindow must be shorter"),
         (["--set", "podAntiAffinity=always"], "podAntiAffinity"),
         (["--set", "gateway.logFormat=xml"], "logFormat"),
+        (["--set", "gateway.headerTimeout=0"], "headerTimeout"),
+        (["--set", "gateway.trustedProxies=not a cidr"], "trustedProxies"),
         (["--set", "unknownKey=1"], "unknownKey"),
     ],
 )

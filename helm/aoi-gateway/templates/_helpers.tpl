@@ -71,6 +71,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Container port; the Service maps service.port onto it. */}}
 {{- define "aoi-gateway.containerPort" -}}8080{{- end }}
 
+{{/* Operations port (/healthz, /readyz, /metrics only): probes and scrapes use it, so they
+still answer when the main port is full. */}}
+{{- define "aoi-gateway.opsPort" -}}8081{{- end }}
+
 {{/* Long enough for preStop, the node's drain grace, and a margin. */}}
 {{- define "aoi-gateway.terminationGracePeriodSeconds" -}}
 {{- add .Values.preStopSleep .Values.gateway.drainGrace .Values.terminationGraceMargin }}
