@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from aiohttp import web
@@ -17,18 +18,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     if transport is None:  # the client has already gone
         raise web.HTTPBadRequest()
-    peer = transport.get_extra_info("peername")
-    peer_address = str(peer[0]) if peer else ""
-    client, admitted = node.address_limits.upgrade(
-        peer_address, request.headers.get("X-Forwarded-For")
-    )
-    refusal = _refusal(node) if admitted else ("too many new connections from this address", 1.0)
-    if refusal is not None:
-        detail, retry_after = refusal
-        metrics.observe_http("/ws", 503)
-        raise web.HTTPServiceUnavailable(
-            text=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
-        )
+    forwarded = _admit(request, node, transport)
     settings = node.settings
     # Pings come from the node's keep-alive sweep (no timers per connection), so
     # pongs and pings reach the session, which counts them as signs of life.
@@ -41,7 +31,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     metrics.observe_http("/ws", 101)
-    session = Session(ws, transport, node, None if client == peer_address else client)
+    session = Session(ws, transport, node, forwarded)
     session.open()
     metrics.CONNECTIONS.inc()
     try:
@@ -55,6 +45,24 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         finally:
             metrics.CONNECTIONS.dec()
     return ws
+
+
+def _admit(request: web.Request, node: DeviceHost, transport: asyncio.Transport) -> str | None:
+    """Refuse the upgrade (503 with ``Retry-After``) past a limit; else the client
+    address when a trusted proxy forwarded it (None: the peer's own)."""
+    peer = transport.get_extra_info("peername")
+    peer_address = str(peer[0]) if peer else ""
+    client, admitted = node.address_limits.upgrade(
+        peer_address, request.headers.get("X-Forwarded-For")
+    )
+    refusal = _refusal(node) if admitted else ("too many new connections from this address", 1.0)
+    if refusal is not None:
+        detail, retry_after = refusal
+        metrics.observe_http("/ws", 503)
+        raise web.HTTPServiceUnavailable(
+            text=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+        )
+    return None if client == peer_address else client
 
 
 def _refusal(node: DeviceHost) -> tuple[str, float] | None:
