@@ -1,20 +1,29 @@
-"""Routing of the application-server API under ``/v1``: every answer counted and in the
-contract's JSON, unknown paths 404 and wrong methods 405."""
+"""Routing of the application-server API under ``/v1``: every request authenticated, every
+answer counted and in the contract's JSON, unknown paths 404 and wrong methods 405."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.api import handlers
 from gateway.api.bodies import error_response
+from gateway.api.host import SENDER_HOST
+from gateway.api.keys import Grant, authenticate, count_scope_refusal
 from gateway.protocol.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.runtime import metrics
 
+# A route's handler gets the request and what its credential allows (``Grant``); a route
+# that needs an admin key calls ``grant.require_admin()`` first.
+ApiHandler = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
 
-def _answered(route: str, handler: Handler) -> Handler:
-    """``handler``, counted by route pattern (a bounded label) and code, every error
-    answered with the contract's JSON body (never a 500 for bad input).
+
+def _answered(route: str, handler: ApiHandler) -> Handler:
+    """``handler`` behind the API-key check, counted by route pattern (a bounded label)
+    and code, every error answered with the contract's JSON body (never a 500 for bad
+    input).
 
     A wrapper per route rather than an aiohttp middleware: with any middleware
     aiohttp wraps every handler, the websocket's too, whose frames then live as long
@@ -23,8 +32,10 @@ def _answered(route: str, handler: Handler) -> Handler:
 
     async def answer(request: web.Request) -> web.StreamResponse:
         try:
-            response = await handler(request)
+            grant = authenticate(request, request.app[SENDER_HOST].api_keys)
+            response = await handler(request, grant)
         except GatewayError as error:
+            count_scope_refusal(error)
             response = error_response(error)
         except web.HTTPException as error:
             response = error_response(_as_gateway_error(error))
@@ -34,12 +45,12 @@ def _answered(route: str, handler: Handler) -> Handler:
     return answer
 
 
-async def _no_route(request: web.Request) -> web.Response:
+async def _no_route(request: web.Request, grant: Grant) -> web.Response:
     raise NotFound(f"path: no API route {request.path}")
 
 
-def _wrong_method(allowed: str) -> Handler:
-    async def refuse(request: web.Request) -> web.Response:
+def _wrong_method(allowed: str) -> ApiHandler:
+    async def refuse(request: web.Request, grant: Grant) -> web.Response:
         detail = f"method: {request.method} is not allowed here; use {allowed}"
         response = error_response(MethodNotAllowed(detail))
         response.headers["Allow"] = allowed
@@ -54,7 +65,7 @@ def _as_gateway_error(error: web.HTTPException) -> GatewayError:
     return converted
 
 
-_ROUTES: list[tuple[str, str, Handler]] = [
+_ROUTES: list[tuple[str, str, ApiHandler]] = [
     ("POST", "/v1/notifications", handlers.send),
     ("POST", "/v1/notifications:batch", handlers.send_batch),
     ("GET", "/v1/notifications/{notification_id}", handlers.status),

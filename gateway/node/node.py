@@ -8,12 +8,16 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from gateway.api.keys import ApiKeys
 from gateway.node.bus import NodeBus
+from gateway.node.credentials import Credentials
 from gateway.protocol.errors import Unavailable
+from gateway.runtime import watched
 from gateway.runtime.settings import Settings
 from gateway.store import Store
 from gateway.ws.limits import TokenBucket
 from gateway.ws.registry import LocalChannels
+from gateway.ws.tokens import DeviceKeys
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ class Node:
     bus: NodeBus
     connect_bucket: TokenBucket
     redis_address: str
+    credentials: Credentials = field(default_factory=Credentials)
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -43,8 +48,20 @@ class Node:
     def node_id(self) -> str:
         return self.settings.node_id
 
+    @property
+    def api_keys(self) -> ApiKeys | None:
+        file = self.credentials.api_keys
+        return None if file is None else file.value
+
+    @property
+    def device_keys(self) -> DeviceKeys | None:
+        file = self.credentials.device_keys
+        return None if file is None else file.value
+
     @classmethod
-    def create(cls, settings: Settings, redis_url: str) -> Node:
+    def create(
+        cls, settings: Settings, redis_url: str, credentials: Credentials | None = None
+    ) -> Node:
         store = Store(
             redis_url,
             node_id=settings.node_id,
@@ -63,7 +80,15 @@ class Node:
             password=settings.redis_password,
         )
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
-        return cls(settings, store, local, bus, bucket, redis_address(redis_url))
+        return cls(
+            settings,
+            store,
+            local,
+            bus,
+            bucket,
+            redis_address(redis_url),
+            credentials or Credentials(),
+        )
 
     async def start(self) -> None:
         """Load the scripts, then start the bus listener, liveness record and catch-up."""
@@ -74,6 +99,9 @@ class Node:
             asyncio.create_task(self._catch_up(), name="catch-up"),
             asyncio.create_task(self._keep_alive(), name="keep-alive"),
         ]
+        if self.credentials.files:
+            watch = watched.watch(self.credentials.files)
+            self.tasks.append(asyncio.create_task(watch, name="credentials"))
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -5,6 +5,7 @@ from gateway.store.introspection import Introspection
 from gateway.store.notifications import Notifications
 from gateway.store.ownership import Ownership
 from gateway.store.records import (
+    EVERY_APPLICATION,
     Accepted,
     Application,
     ChannelInfo,
@@ -12,6 +13,7 @@ from gateway.store.records import (
     NotificationStatus,
     Outgoing,
     Pending,
+    Scope,
 )
 from gateway.store.registrations import Registrations
 
@@ -21,6 +23,7 @@ class Store(Registrations, Ownership, Applications, Notifications, Introspection
 
 
 __all__ = [
+    "EVERY_APPLICATION",
     "Accepted",
     "Application",
     "ChannelInfo",
@@ -28,5 +31,6 @@ __all__ = [
     "NotificationStatus",
     "Outgoing",
     "Pending",
+    "Scope",
     "Store",
 ]

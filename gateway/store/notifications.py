@@ -6,34 +6,43 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.protocol import ids
-from gateway.protocol.errors import Conflict, NotFound, TooManyRequests
+from gateway.protocol.errors import Conflict, GatewayError, NotFound, OutOfScope, TooManyRequests
 from gateway.runtime import metrics
 from gateway.store import keys
 from gateway.store.base import StoreBase, now_ms
-from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending
+from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending, Scope
 
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
 _ACK = {True: "delivered", False: "rejected"}
+UNKNOWN_NOTIFICATION = "notificationID: unknown notification"
 
 
 class Notifications(StoreBase):
-    """Notifications: accept, read for a channel with its acknowledgements, status, cancel."""
+    """Notifications: accept, read for a channel with its acknowledgements, status, cancel.
 
-    async def send(self, outgoing: Outgoing, max_pending: int) -> Accepted:
+    ``scope`` is what the sender's API key covers; the scripts refuse (403) what it does
+    not cover before they change anything.
+    """
+
+    async def send(self, outgoing: Outgoing, max_pending: int, scope: Scope) -> Accepted:
         """Store one notification durably and ring the node holding its channel."""
         plan = _plan(outgoing)
         reply = (
             None
             if plan is None
-            else await self._call(lambda pipe: self._send(outgoing, plan, max_pending, client=pipe))
+            else await self._call(
+                lambda pipe: self._send(outgoing, plan, max_pending, scope, client=pipe)
+            )
         )
         result = _accepted(plan, reply, max_pending)
         if isinstance(result, Exception):
             raise result
         return result
 
-    def _send(self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any) -> Any:
+    def _send(
+        self, item: Outgoing, plan: tuple[str, str], max_pending: int, scope: Scope, client: Any
+    ) -> Any:
         tag, notification_id = plan
         return self._script(
             "send",
@@ -46,19 +55,21 @@ class Notifications(StoreBase):
             max_pending,
             ZERO_TTL_GRACE_MS,
             self._node_id,
+            scope.packed,
+            item.idempotency_key or "",
             client=client,
         )
 
     async def send_many(
-        self, batch: Sequence[Outgoing], max_pending: int
-    ) -> list[Accepted | NotFound | TooManyRequests]:
+        self, batch: Sequence[Outgoing], max_pending: int, scope: Scope
+    ) -> list[Accepted | GatewayError]:
         """Store notifications in order, one pipelined round trip for all."""
         planned = [_plan(item) for item in batch]
 
         def fill(pipe: Any) -> None:
             for item, plan in zip(batch, planned, strict=True):
                 if plan is not None:
-                    self._send(item, plan, max_pending, client=pipe)
+                    self._send(item, plan, max_pending, scope, client=pipe)
 
         replies = iter(await self._batch(fill) if any(planned) else [])
         return [_accepted(plan, next(replies) if plan else None, max_pending) for plan in planned]
@@ -98,22 +109,34 @@ class Notifications(StoreBase):
         )
         return [int(n) for n in counts]
 
-    async def status(self, notification_id: str) -> NotificationStatus:
-        raw = await self._about("status", notification_id)
-        if raw is None:
-            raise NotFound("notificationID: unknown notification")
-        metrics.count("expired", raw[0])
-        finished = int(raw[4]) if raw[2] not in ("queued", "sent") and raw[4] else None
-        return NotificationStatus(notification_id, raw[1], raw[2], int(raw[3]), finished)
+    async def status(self, notification_id: str, scope: Scope) -> NotificationStatus:
+        raw = _about_notification(await self._about("status", notification_id, scope.packed))
+        metrics.count("expired", raw[1])
+        finished = int(raw[5]) if raw[3] not in ("queued", "sent") and raw[5] else None
+        return NotificationStatus(notification_id, raw[2], raw[3], int(raw[4]), finished)
 
-    async def cancel(self, notification_id: str) -> None:
-        code, expired = await self._about("cancel", notification_id) or (404, 0)
+    async def cancel(self, notification_id: str, scope: Scope) -> None:
+        code, expired = _about_notification(
+            await self._about("cancel", notification_id, scope.packed)
+        )
         metrics.count("expired", expired)
-        if code == 404:
-            raise NotFound("notificationID: unknown notification")
         if code == 409:
             raise Conflict("notificationID: the notification is already final")
         metrics.count("cancelled")
+
+
+def _out_of_scope(field: str) -> OutOfScope:
+    return OutOfScope(f"{field}: the API key does not cover its application")
+
+
+def _about_notification(reply: Any) -> Any:
+    """The reply of a script about one notification, unless it is unknown (404) or out of
+    the API key's scope (403)."""
+    if reply is None or reply[0] == 404:
+        raise NotFound(UNKNOWN_NOTIFICATION)
+    if reply[0] == 403:
+        raise _out_of_scope("notificationID")
+    return reply
 
 
 def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> None:
@@ -133,9 +156,13 @@ def _plan(item: Outgoing) -> tuple[str, str] | None:
 
 def _accepted(
     plan: tuple[str, str] | None, reply: Any, max_pending: int
-) -> Accepted | NotFound | TooManyRequests:
+) -> Accepted | GatewayError:
     if plan is None or reply[0] == 404:
         return NotFound("registrationID: unknown registration")
+    if reply[0] == 403:
+        return _out_of_scope("registrationID")
+    if reply[0] == "replayed":
+        return Accepted(reply[4], "queued", replayed=True)
     status, expired, replaced, ring_here = reply
     metrics.count("expired", expired)
     metrics.count("cancelled", replaced)

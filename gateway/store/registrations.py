@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.protocol import ids
-from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
+from gateway.protocol.errors import Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, client_tag
+from gateway.store.base import StoreBase, checked, client_tag, device_argument
 from gateway.store.scripting import SHAS
 
 _REGISTRATION_ATTEMPTS = 4
@@ -62,15 +62,27 @@ class Registrations(StoreBase):
         stored = await self._call(lambda pipe: pipe.hget(keys.client(tag), "id"))
         return bool(stored == client_id)
 
-    async def deregister(self, client_id: str, node: str, conn: str) -> None:
+    async def check_client(self, client_id: str, device: str | None) -> None:
+        """NotFound for an unknown clientID, WrongDevice when ``device`` (the connection's
+        authenticated deviceNumber, None without) did not register it; changes nothing."""
+        tag = client_tag(client_id)
+        owner = device_argument(device)
+        checked(
+            await self._call(
+                lambda pipe: self._script("check_client", tag, client_id, owner, client=pipe)
+            )
+        )
+
+    async def deregister(self, client_id: str, device: str | None, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
         tag = client_tag(client_id)
-        result = await self._call(
-            lambda pipe: self._script("deregister_client", tag, client_id, node, conn, client=pipe)
+        owner = device_argument(device)
+        reply = await self._call(
+            lambda pipe: self._script(
+                "deregister_client", tag, client_id, owner, node, conn, client=pipe
+            )
         )
-        if result is None:
-            raise NotFound(UNKNOWN_CLIENT)
-        device_number, expired, cancelled = result
+        device_number, expired, cancelled = checked(reply)[1:]
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
         index = keys.device(device_number)

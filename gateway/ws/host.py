@@ -10,6 +10,7 @@ from gateway.runtime.settings import Settings
 from gateway.store import Store
 from gateway.ws.limits import TokenBucket
 from gateway.ws.registry import LocalChannels
+from gateway.ws.tokens import DeviceKeys
 
 
 class DeviceHost(Protocol):
@@ -31,6 +32,10 @@ class DeviceHost(Protocol):
 
     @property
     def connect_bucket(self) -> TokenBucket: ...
+
+    @property
+    def device_keys(self) -> DeviceKeys | None:
+        """The keys that verify device tokens now; None: the upgrade is open."""
 
 
 DEVICE_HOST = web.AppKey("device_host", DeviceHost)

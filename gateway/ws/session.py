@@ -25,6 +25,7 @@ from gateway.runtime import metrics
 from gateway.ws.channel import Channel
 from gateway.ws.host import DeviceHost
 from gateway.ws.limits import TokenBucket
+from gateway.ws.tokens import Identity
 
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
@@ -40,9 +41,11 @@ class Session:
     __slots__ = (
         "_background",
         "_bucket",
+        "_expiry",
         "_strikes",
         "channel",
         "conn_id",
+        "device_number",
         "heard",
         "node",
         "transport",
@@ -50,12 +53,20 @@ class Session:
     )
 
     def __init__(
-        self, ws: web.WebSocketResponse, transport: asyncio.Transport, node: DeviceHost
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        node: DeviceHost,
+        identity: Identity | None = None,
     ) -> None:
         self.ws = ws
         self.transport = transport
         self.node = node
         self.conn_id = ids.new_connection_id()
+        # The token's deviceNumber: every request must be about this device. Without
+        # device authentication None, and no timer per connection.
+        self.device_number = None if identity is None else identity.device_number
+        self._expiry = None if identity is None else self._expire_at(identity.expires_at)
         self.channel: Channel | None = None
         rate = node.settings.request_rate
         self._bucket = TokenBucket(rate, 2 * rate)
@@ -101,6 +112,15 @@ class Session:
     @property
     def channel_client(self) -> str | None:
         return None if self.channel is None else self.channel.client_id
+
+    def wrong_device(self) -> None:
+        """A request named another device's deviceNumber or clientID (refused with 403)."""
+        metrics.auth_failure("device", "device")
+
+    def _expire_at(self, expires_at: float) -> asyncio.TimerHandle:
+        """Close with 4003 once the token expired; pending notifications wait in Redis."""
+        delay = max(0.0, expires_at - time.time())
+        return asyncio.get_running_loop().call_later(delay, self.close_soon, 4003, "expired")
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close the websocket from outside the reader (node bus, drain)."""
@@ -151,6 +171,8 @@ class Session:
 
     async def finish(self) -> None:
         """The connection has closed: give up its channel and stop its tasks."""
+        if self._expiry is not None:
+            self._expiry.cancel()
         try:
             await self._release()
         finally:

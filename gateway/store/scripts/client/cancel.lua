@@ -1,10 +1,15 @@
--- ARGV 4 notificationID. Returns {204, expired}, {409, expired} when already final,
--- or {404, expired}.
+-- ARGV 4 notificationID, 5 the API key's scope ('' for every application, see covers).
+-- Returns {204, expired}, {409, expired} when already final, or {404} / {403} changing
+-- nothing.
+local app = redis.call('HGET', NOTE .. ARGV[4], 'app')
+if not app then
+  return {404}
+end
+if not covers(ARGV[5], app) then
+  return {403}
+end
 local expired = sweep()
 local status = redis.call('HGET', NOTE .. ARGV[4], 'st')
-if not status then
-  return {404, expired}
-end
 if status ~= 'queued' and status ~= 'sent' then
   return {409, expired}
 end
