@@ -31,7 +31,11 @@ def _print(**fields: object) -> None:
 
 async def run_device(args: argparse.Namespace) -> int:
     """Register, activate, register the app, then print and acknowledge notifications."""
-    dev = await Device.connect(args.url.rstrip("/") + "/ws", token=args.token)
+    try:
+        dev = await Device.connect(args.url.rstrip("/") + "/ws", token=args.token)
+    except aiohttp.WSServerHandshakeError as refused:  # 401 without a valid token, 503, ...
+        _print(event="refused", status=refused.status)
+        return 1
     try:
         client_id = await dev.register(args.device_number)
         await dev.activate(client_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.protocol import ids
 from gateway.protocol.errors import Forbidden, NotFound
 from gateway.runtime import metrics
-from gateway.store.base import StoreBase, checked, client_tag, device_argument
+from gateway.store.base import StoreBase, client_tag
 
 
 class Applications(StoreBase):
@@ -18,22 +18,9 @@ class Applications(StoreBase):
     async def register_application(
         self, client_id: str, device: str | None, application_id: str, limit: int
     ) -> str:
-        tag = client_tag(client_id)
-        owner = device_argument(device)
-        fresh = ids.new_id(tag)
-        result = checked(
-            await self._call(
-                lambda pipe: self._script(
-                    "register_application",
-                    tag,
-                    client_id,
-                    owner,
-                    application_id,
-                    fresh,
-                    limit,
-                    client=pipe,
-                )
-            )
+        fresh = ids.new_id(client_tag(client_id))
+        result = await self._on_client(
+            "register_application", client_id, device, application_id, fresh, limit
         )
         if result[0] == "full":
             raise Forbidden(f"applicationID: the client already has {limit} applications")
@@ -42,15 +29,7 @@ class Applications(StoreBase):
     async def deregister_application(
         self, client_id: str, device: str | None, application_id: str
     ) -> None:
-        tag = client_tag(client_id)
-        owner = device_argument(device)
-        result = checked(
-            await self._call(
-                lambda pipe: self._script(
-                    "deregister_application", tag, client_id, owner, application_id, client=pipe
-                )
-            )
-        )
+        result = await self._on_client("deregister_application", client_id, device, application_id)
         if result[0] == "unknown_application":
             raise NotFound("applicationID: not registered for this client")
         metrics.count("expired", result[1])

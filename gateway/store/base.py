@@ -50,21 +50,6 @@ def client_tag(client_id: str) -> str:
     return tag
 
 
-def checked(reply: Any) -> Any:
-    """The reply of a script about one client, unless its first element is the refusal of
-    ``refused`` in ``_lib.lua``: 404 (unknown clientID) or 403 (another device's client)."""
-    if reply[0] == 404:
-        raise NotFound(UNKNOWN_CLIENT)
-    if reply[0] == 403:
-        raise WrongDevice(OTHER_DEVICE)
-    return reply
-
-
-def device_argument(device: str | None) -> str:
-    """The scripts' form of a connection's authenticated deviceNumber ('' when none)."""
-    return "" if device is None else device
-
-
 class StoreBase:
     """The Redis link every concern of the store shares."""
 
@@ -145,6 +130,21 @@ class StoreBase:
         return client.evalsha(
             SHAS[name], 1, keys.client(tag), keys.BUS_PREFIX, now_ms(), self._keep_ms, *args
         )
+
+    async def _on_client(self, name: str, client_id: str, device: str | None, *args: Any) -> Any:
+        """The reply of client script ``name``, whose arguments are the clientID, the
+        connection's authenticated deviceNumber ('' when None) and ``args``; NotFound or
+        WrongDevice when the script refused (``refused`` in ``_lib.lua``: 404, 403)."""
+        tag = client_tag(client_id)
+        owner = "" if device is None else device
+        reply = await self._call(
+            lambda pipe: self._script(name, tag, client_id, owner, *args, client=pipe)
+        )
+        if reply[0] == 404:
+            raise NotFound(UNKNOWN_CLIENT)
+        if reply[0] == 403:
+            raise WrongDevice(OTHER_DEVICE)
+        return reply
 
     async def _about(self, name: str, identifier: str, *args: Any) -> Any:
         """The reply of script ``name`` about a gateway ID (its first argument, ``args``

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.store.base import StoreBase, checked, client_tag, device_argument
+from gateway.store.base import StoreBase
 
 
 class Ownership(StoreBase):
@@ -14,21 +14,11 @@ class Ownership(StoreBase):
 
     async def activate(self, client_id: str, device: str | None, node: str, conn: str) -> int:
         """Make (node, conn) the client's channel; returns the new ownership epoch."""
-        tag = client_tag(client_id)
-        owner = device_argument(device)
-        reply = await self._call(
-            lambda pipe: self._script("activate", tag, client_id, owner, node, conn, client=pipe)
-        )
-        return int(checked(reply)[1])
+        return int((await self._on_client("activate", client_id, device, node, conn))[1])
 
     async def deactivate(self, client_id: str, device: str | None, node: str, conn: str) -> bool:
         """End the client's channel wherever it is; True if one was active."""
-        tag = client_tag(client_id)
-        owner = device_argument(device)
-        reply = await self._call(
-            lambda pipe: self._script("deactivate", tag, client_id, owner, node, conn, client=pipe)
-        )
-        return bool(checked(reply)[1])
+        return bool((await self._on_client("deactivate", client_id, device, node, conn))[1])
 
     async def release(self, tag: str, node: str, conn: str) -> None:
         """Give up a channel if (node, conn) still owns it."""

@@ -8,7 +8,7 @@ from gateway.protocol import ids
 from gateway.protocol.errors import Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, checked, client_tag, device_argument
+from gateway.store.base import StoreBase
 from gateway.store.scripting import SHAS
 
 _REGISTRATION_ATTEMPTS = 4
@@ -65,24 +65,12 @@ class Registrations(StoreBase):
     async def check_client(self, client_id: str, device: str | None) -> None:
         """NotFound for an unknown clientID, WrongDevice when ``device`` (the connection's
         authenticated deviceNumber, None without) did not register it; changes nothing."""
-        tag = client_tag(client_id)
-        owner = device_argument(device)
-        checked(
-            await self._call(
-                lambda pipe: self._script("check_client", tag, client_id, owner, client=pipe)
-            )
-        )
+        await self._on_client("check_client", client_id, device)
 
     async def deregister(self, client_id: str, device: str | None, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
-        tag = client_tag(client_id)
-        owner = device_argument(device)
-        reply = await self._call(
-            lambda pipe: self._script(
-                "deregister_client", tag, client_id, owner, node, conn, client=pipe
-            )
-        )
-        device_number, expired, cancelled = checked(reply)[1:]
+        reply = await self._on_client("deregister_client", client_id, device, node, conn)
+        device_number, expired, cancelled = reply[1:]
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
         index = keys.device(device_number)

@@ -12,7 +12,6 @@ from gateway.client import AppServer
 from tests.auth import api_key, sha256_entry, write
 from tests.calls import TIMEOUT, increase, metric_values, ready_device, status_of
 from tests.conftest import wait_for
-from tests.runtime.test_settings import assert_refused, run_gateway
 
 MAIL, CHAT = "com.example.mail", "com.example.chat"
 
@@ -169,36 +168,3 @@ async def test_reload_on_change_and_on_sighup_keeps_connections(keyed, keys, con
     assert not device.closed.is_set()
     status, info = await api["admin"].client(client_id)
     assert status == 200 and info["channel"]["active"] is True
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"# only a comment\n\n", "holds no key"),
-        (b"short *\n", "line 1"),
-        (b"# keys\nAAAAAAAAAAAAAAAAAAAA\n", "line 2"),
-        (b"AAAAAAAAAAAAAAAAAAAA *\nAAAAAAAAAAAAAAAAAAAA com.x\n", "line 2: the same key as line 1"),
-        (b"sha256:ABCDEF *\n", "line 1"),
-        (b"AAAAAAAAAAAAAAAAAAAA com.a,,com.b\n", "line 1"),
-        (b"AAAAAAAAAAAAAAAAAAAA *,com.a\n", "line 1"),
-        (b"\xff\xfe AAAA *\n", "line 1: is not UTF-8"),
-    ],
-)
-def test_a_broken_keys_file_stops_the_node_at_start(tmp_path, content, message):
-    result = run_gateway("--api-keys-file", str(write(tmp_path / "api-keys", content)))
-    assert_refused(result, "--api-keys-file")
-    assert message in result.stderr
-    assert "AAAAAAAAAAAAAAAAAAAA" not in result.stderr
-
-
-def test_a_missing_keys_file_stops_the_node_at_start(tmp_path):
-    result = run_gateway("--api-keys-file", str(tmp_path / "nowhere"))
-    assert_refused(result, "--api-keys-file")
-    assert "cannot be read" in result.stderr
-
-
-async def test_start_warns_only_when_the_api_is_open(keyed, node):
-    keyed_node, _ = keyed
-    for each, warned in ((node, True), (keyed_node, False)):
-        warnings = [line["message"] for line in each.log_lines() if line["level"] == "warning"]
-        assert any("API is open" in message for message in warnings) is warned

@@ -86,6 +86,9 @@ def test_demo_with_authentication_on(start_node, tmp_path) -> None:
     demo(node, tmp_path, number, ("--token", token), ("--api-key", key))
     refused = ctl("send", "--url", node.url, "--registration-id", "x", "--payload", "y")
     assert refused.returncode == 1 and json.loads(refused.stdout)["status"] == 401
+    refused = ctl("device", "--url", node.url, "--device-number", number, "--seconds", "1")
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout) == {"event": "refused", "status": 401}
 
 
 @pytest.mark.parametrize(("content", "message"), [(b"short\n", "at least 32 bytes"), (None, "")])

@@ -7,7 +7,6 @@ import signal
 import time
 
 import aiohttp
-import pytest
 
 from gateway.client import AppServer, Device
 from tests.auth import (
@@ -26,7 +25,6 @@ from tests.auth import (
 )
 from tests.calls import TIMEOUT, increase, metric_values, sample
 from tests.conftest import device_number, wait_for
-from tests.runtime.test_settings import assert_refused, run_gateway
 
 AUDIENCE, ISSUER = "aoi-devices", "https://id.example.com"
 
@@ -168,22 +166,6 @@ async def test_key_kinds_and_rotation_keep_open_websockets(start_node, connect, 
     assert "too short" not in node.log_path.read_text()
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"short secret\n", "at least 32 bytes"),
-        (b'{"keys": [', "line 1"),
-        (b'{"keys": [{"kty": "RSA", "n": "x", "e": "AQAB"}]}', "kid"),
-        (b"-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n", "PEM"),
-    ],
-)
-def test_a_broken_key_file_stops_the_node_at_start(tmp_path, content, message):
-    result = run_gateway("--device-jwt-key", str(write(tmp_path / "device.key", content)))
-    assert_refused(result, "--device-jwt-key")
-    assert message in result.stderr
-    assert content.decode().strip() not in result.stderr
-
-
 async def test_expiry_closes_with_4003_and_loses_nothing(start_node, connect, http, tmp_path):
     secret = write(tmp_path / "device.secret", hmac_secret())
     node = start_node(device_jwt_key=secret)
@@ -205,11 +187,3 @@ async def test_expiry_closes_with_4003_and_loses_nothing(start_node, connect, ht
     await fresh.activate(client_id)
     received = [(await fresh.next_notification(TIMEOUT))["notificationID"] for _ in range(2)]
     assert received == [before["notificationID"], after["notificationID"]]
-
-
-async def test_start_warns_when_the_upgrade_is_open(start_node, tmp_path):
-    open_node = start_node()
-    keyed = start_node(device_jwt_key=write(tmp_path / "device.secret", hmac_secret()))
-    for node, warned in ((open_node, True), (keyed, False)):
-        warnings = [line["message"] for line in node.log_lines() if line["level"] == "warning"]
-        assert any("upgrade is open" in message for message in warnings) is warned

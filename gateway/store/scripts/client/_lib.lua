@@ -70,3 +70,16 @@ end
 local function covers(scope, app)
   return scope == '' or string.find(scope, '\n' .. app .. '\n', 1, true) ~= nil
 end
+
+-- Whether a request may touch the notification `id`: 404 when it is unknown, 403 when
+-- `scope` does not cover its application (see covers); nil when it may.
+local function unreachable(id, scope)
+  local app = redis.call('HGET', NOTE .. id, 'app')
+  if not app then
+    return 404
+  end
+  if not covers(scope, app) then
+    return 403
+  end
+  return nil
+end

@@ -1,12 +1,9 @@
 -- ARGV 4 notificationID, 5 the API key's scope ('' for every application, see covers).
--- Returns {204, expired}, {409, expired} when already final, or {404} / {403} changing
--- nothing.
-local app = redis.call('HGET', NOTE .. ARGV[4], 'app')
-if not app then
-  return {404}
-end
-if not covers(ARGV[5], app) then
-  return {403}
+-- Returns {204, expired}, {409, expired} when already final, or {404} / {403} (see
+-- unreachable) changing nothing.
+local refusal = unreachable(ARGV[4], ARGV[5])
+if refusal then
+  return {refusal}
 end
 local expired = sweep()
 local status = redis.call('HGET', NOTE .. ARGV[4], 'st')
