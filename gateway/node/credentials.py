@@ -29,6 +29,10 @@ class Credentials:
     @classmethod
     def load(cls, settings: Settings) -> Credentials:
         """Read the configured files; exit 2 with one line when one does not parse."""
+        if settings.device_jwt_key is None and (
+            settings.device_jwt_audience or settings.device_jwt_issuer
+        ):
+            fail("--device-jwt-audience and --device-jwt-issuer need --device-jwt-key")
         return cls(
             _load(settings.api_keys_file, parse_api_keys, "--api-keys-file", "API keys file"),
             _load(

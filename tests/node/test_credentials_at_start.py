@@ -35,6 +35,11 @@ def test_a_broken_file_stops_the_node(tmp_path, option, content, message):
     assert SECRET not in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--device-jwt-audience", "--device-jwt-issuer"])
+def test_audience_or_issuer_without_a_key_stops_the_node(option):
+    assert_refused(run_gateway(option, "aoi"), "need --device-jwt-key")
+
+
 @pytest.mark.parametrize("option", ["--api-keys-file", "--device-jwt-key"])
 def test_a_missing_file_stops_the_node(tmp_path, option):
     result = run_gateway(option, str(tmp_path / "nowhere"))

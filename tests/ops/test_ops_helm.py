@@ -290,6 +290,7 @@ def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
         (["--set", "redis.cluster.enabled=true"], "not implemented"),
         (["--set", "apiKeys.keys={no-scope}"], "apiKeys"),
         (["--set", "deviceAuth.audience=two words"], "audience"),
+        (["--set", "deviceAuth.issuer=https://id.example.com"], "need deviceAuth.key"),
         (["--set", "deviceAuth.existingSecretKey="], "existingSecretKey"),
         (["--set", "redis.url="], "redis.url is required"),
         (["--set", "redis.url=redis://:pw@redis:6379/0"], "must not hold a password"),

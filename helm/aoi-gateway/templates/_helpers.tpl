@@ -117,6 +117,9 @@ subPath, so that the kubelet updates the files in place). */}}
 {{- if or .Values.redis.sentinel.enabled .Values.redis.cluster.enabled }}
 {{- fail "redis.sentinel and redis.cluster are not implemented by this gateway version yet (the node would ignore them and start an embedded Redis per pod): set redis.url" }}
 {{- end }}
+{{- if and (or .Values.deviceAuth.audience .Values.deviceAuth.issuer) (not (include "aoi-gateway.deviceKeySecret" .)) }}
+{{- fail "deviceAuth.audience and deviceAuth.issuer need deviceAuth.key or deviceAuth.existingSecret" }}
+{{- end }}
 {{- if not .Values.redis.url }}
 {{- fail "redis.url is required (the node would otherwise start an embedded dev Redis)" }}
 {{- end }}
