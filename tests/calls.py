@@ -80,6 +80,11 @@ def sample(values: dict[str, float], **labels: str) -> float:
     return 0.0
 
 
+def increase(before: dict[str, float], after: dict[str, float], **labels: str) -> float:
+    """How much the sample with ``labels`` grew between two reads of a metric."""
+    return sample(after, **labels) - sample(before, **labels)
+
+
 async def ready_device(connect: Any, url: str, activate: bool = True) -> tuple[Device, str, str]:
     """A registered device with one application, its channel active unless told otherwise."""
     device = await connect(url)

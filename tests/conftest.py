@@ -111,8 +111,8 @@ async def connect(http: aiohttp.ClientSession) -> AsyncIterator[Callable[..., An
     """Open devices; all are closed after the test."""
     opened: list[Device] = []
 
-    async def open_device(url: str) -> Device:
-        device = await Device.connect(url, session=http)
+    async def open_device(url: str, **options: Any) -> Device:
+        device = await Device.connect(url, session=http, **options)
         opened.append(device)
         return device
 

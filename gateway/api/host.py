@@ -6,6 +6,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from gateway.api.keys import ApiKeys
 from gateway.api.reading import BodyLimits
 from gateway.runtime.settings import Settings
 from gateway.store import Store
@@ -31,6 +32,10 @@ class SenderHost(Protocol):
 
     @property
     def body_limits(self) -> BodyLimits: ...
+
+    @property
+    def api_keys(self) -> ApiKeys | None:
+        """The API keys in force now; None: the API is open."""
 
 
 SENDER_HOST = web.AppKey("sender_host", SenderHost)

@@ -1,5 +1,5 @@
-"""Routing of the application-server API under ``/v1``: every answer counted and in the
-contract's JSON, unknown paths 404 and wrong methods 405."""
+"""Routing of the application-server API under ``/v1``: every request authenticated, every
+answer counted and in the contract's JSON, unknown paths 404 and wrong methods 405."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from aiohttp.typedefs import Handler
 from gateway.api import handlers
 from gateway.api.bodies import error_response
 from gateway.api.host import SENDER_HOST
+from gateway.api.keys import Grant, authenticate, count_scope_refusal
 from gateway.api.reading import request_body
 from gateway.protocol.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.runtime import metrics
 
 log = logging.getLogger(__name__)
-BodyHandler = Callable[[web.Request, bytearray], Awaitable[web.StreamResponse]]
+# A route's handler gets the request and what its credential allows (``Grant``); a route
+# that needs an admin key calls ``grant.require_admin()`` first. Senders get the body too.
+ApiHandler = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
+BodyHandler = Callable[[web.Request, Grant, bytearray], Awaitable[web.StreamResponse]]
 
 
 def answered(route: str, handler: Handler) -> Handler:
@@ -45,14 +49,37 @@ def answered(route: str, handler: Handler) -> Handler:
     return answer
 
 
-def _with_body(handler: BodyHandler) -> Handler:
+def _authenticated(handler: ApiHandler) -> Handler:
+    """``handler`` behind the API-key check (401 without a key the node knows)."""
+
+    async def check_then_handle(request: web.Request) -> web.StreamResponse:
+        grant = authenticate(request, request.app[SENDER_HOST].api_keys)
+        try:
+            return await handler(request, grant)
+        except GatewayError as error:
+            count_scope_refusal(error)
+            raise
+
+    return check_then_handle
+
+
+def _with_body(handler: BodyHandler) -> ApiHandler:
     """``handler`` given the request body, read within the node's limits."""
 
-    async def read_then_handle(request: web.Request) -> web.StreamResponse:
+    async def read_then_handle(request: web.Request, grant: Grant) -> web.StreamResponse:
         async with request_body(request, request.app[SENDER_HOST].body_limits) as body:
-            return await handler(request, body)
+            return await handler(request, grant, body)
 
     return read_then_handle
+
+
+def _any_grant(handler: Handler) -> ApiHandler:
+    """A handler that answers the same whatever the key allows."""
+
+    async def handle(request: web.Request, grant: Grant) -> web.StreamResponse:
+        return await handler(request)
+
+    return handle
 
 
 async def _no_route(request: web.Request) -> web.Response:
@@ -75,7 +102,7 @@ def _as_gateway_error(error: web.HTTPException) -> GatewayError:
     return converted
 
 
-_ROUTES: list[tuple[str, str, Handler]] = [
+_ROUTES: list[tuple[str, str, ApiHandler]] = [
     ("POST", "/v1/notifications", _with_body(handlers.send)),
     ("POST", "/v1/notifications:batch", _with_body(handlers.send_batch)),
     ("GET", "/v1/notifications/{notification_id}", handlers.status),
@@ -88,11 +115,13 @@ def add_routes(app: web.Application) -> None:
     """Route the application-server API (under ``/v1``) on ``app``."""
     allowed: dict[str, list[str]] = {}
     for method, path, handler in _ROUTES:
-        app.router.add_route(method, path, answered(path, handler))
+        app.router.add_route(method, path, answered(path, _authenticated(handler)))
         allowed.setdefault(path, []).append(method)
     for path, methods in allowed.items():  # tried after the routes above
-        app.router.add_route("*", path, answered(path, _wrong_method(", ".join(methods))))
-    app.router.add_route("*", "/v1/{tail:.*}", answered("unmatched", _no_route))
+        refuse = _authenticated(_any_grant(_wrong_method(", ".join(methods))))
+        app.router.add_route("*", path, answered(path, refuse))
+    unmatched = _authenticated(_any_grant(_no_route))
+    app.router.add_route("*", "/v1/{tail:.*}", answered("unmatched", unmatched))
 
 
 def add_fallback(app: web.Application, allowed: dict[str, str]) -> None:

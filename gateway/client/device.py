@@ -50,12 +50,17 @@ class Device:
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        token: str | None = None,
         **options: Any,
     ) -> Device:
-        """Open a websocket to ``url`` (``http://host:port/ws``)."""
+        """Open a websocket to ``url`` (``http://host:port/ws``); ``token`` is the device
+        token, sent as ``Authorization: Bearer`` (needed when the node authenticates
+        devices; a refused token raises ``aiohttp.WSServerHandshakeError`` with 401)."""
         owned = None
         if session is None:
             session = owned = aiohttp.ClientSession()
+        if token is not None:
+            options["headers"] = {**options.get("headers", {}), "Authorization": f"Bearer {token}"}
         try:
             ws = await session.ws_connect(
                 url, timeout=aiohttp.ClientWSTimeout(ws_close=timeout), **options

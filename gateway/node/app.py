@@ -113,6 +113,8 @@ async def serve(node: Node) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # SIGHUP re-reads the credential files (and no longer ends the process).
+    loop.add_signal_handler(signal.SIGHUP, node.credentials.reload)
     port = _bound_port(runner) or settings.port
     ops_port = _bound_port(ops) if ops is not None else None
     log.info(

@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 
 from gateway.node.app import serve
+from gateway.node.credentials import Credentials
 from gateway.node.embedded import embedded_redis
 from gateway.node.node import Node
 from gateway.runtime import eventloop, logs
@@ -31,15 +32,21 @@ async def redis_for(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, credentials: Credentials) -> None:
     async with redis_for(settings) as url:
-        node = Node.create(settings, url)
-        log.warning("application-server API is open: no API keys are configured")
+        node = Node.create(settings, url, credentials)
+        if credentials.api_keys is None:
+            log.warning("application-server API is open: no API keys are configured")
+        if credentials.device_keys is None:
+            log.warning(
+                "device upgrade is open: no --device-jwt-key; any device may claim any deviceNumber"
+            )
         await serve(node)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = load_settings(argv)
+    credentials = Credentials.load(settings)
     logs.configure(settings.log_level, settings.log_format, settings.node_id)
-    eventloop.run(run(settings))
+    eventloop.run(run(settings, credentials))
     sys.exit(0)

@@ -8,14 +8,17 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from gateway.api.keys import ApiKeys
 from gateway.api.reading import BodyBudget, BodyLimits
 from gateway.node.bus import NodeBus
+from gateway.node.credentials import Credentials
 from gateway.protocol.errors import Unavailable
-from gateway.runtime import metrics
+from gateway.runtime import metrics, watched
 from gateway.runtime.settings import Settings
 from gateway.store import Store
 from gateway.ws.limits import AddressLimits, TokenBucket
 from gateway.ws.registry import LocalChannels
+from gateway.ws.tokens import DeviceKeys
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,17 @@ def redis_address(url: str) -> str:
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
     return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
+
+
+def _limits(settings: Settings) -> tuple[AddressLimits, BodyLimits]:
+    """The per-address limits and the request-body limits the settings ask for."""
+    addresses = AddressLimits(
+        settings.address_connect_rate, settings.address_register_rate, settings.trusted_proxies
+    )
+    bodies = BodyLimits(
+        settings.max_body_bytes, settings.body_timeout, BodyBudget(settings.max_body_memory)
+    )
+    return addresses, bodies
 
 
 @dataclass
@@ -40,6 +54,7 @@ class Node:
     address_limits: AddressLimits
     body_limits: BodyLimits
     redis_address: str
+    credentials: Credentials = field(default_factory=Credentials)
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _checks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -48,8 +63,20 @@ class Node:
     def node_id(self) -> str:
         return self.settings.node_id
 
+    @property
+    def api_keys(self) -> ApiKeys | None:
+        file = self.credentials.api_keys
+        return None if file is None else file.value
+
+    @property
+    def device_keys(self) -> DeviceKeys | None:
+        file = self.credentials.device_keys
+        return None if file is None else file.value
+
     @classmethod
-    def create(cls, settings: Settings, redis_url: str) -> Node:
+    def create(
+        cls, settings: Settings, redis_url: str, credentials: Credentials | None = None
+    ) -> Node:
         store = Store(
             redis_url,
             node_id=settings.node_id,
@@ -76,15 +103,9 @@ class Node:
             password=settings.redis_password,
         )
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
-        addresses = AddressLimits(
-            settings.address_connect_rate,
-            settings.address_register_rate,
-            settings.trusted_proxies,
-        )
-        bodies = BodyLimits(
-            settings.max_body_bytes, settings.body_timeout, BodyBudget(settings.max_body_memory)
-        )
-        return cls(settings, store, local, bus, bucket, addresses, bodies, redis_address(redis_url))
+        address = redis_address(redis_url)
+        credentials = credentials or Credentials()
+        return cls(settings, store, local, bus, bucket, *_limits(settings), address, credentials)
 
     async def start(self) -> None:
         """Load the scripts, then start the bus listener, liveness record and catch-up."""
@@ -99,6 +120,9 @@ class Node:
             asyncio.create_task(self._identify_deadline(), name="identify-deadline"),
             asyncio.create_task(self._reap(), name="reaper"),
         ]
+        if self.credentials.files:
+            watch = watched.watch(self.credentials.files)
+            self.tasks.append(asyncio.create_task(watch, name="credentials"))
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -24,8 +24,22 @@ class BadRequest(GatewayError):
     code = 400
 
 
+class Unauthorized(GatewayError):
+    """No valid credential (answered with ``WWW-Authenticate: Bearer``)."""
+
+    code = 401
+
+
 class Forbidden(GatewayError):
     code = 403
+
+
+class WrongDevice(Forbidden):
+    """The request names a deviceNumber or clientID of another device than the token's."""
+
+
+class OutOfScope(Forbidden):
+    """The API key does not cover the application (or is not an admin key)."""
 
 
 class NotFound(GatewayError):
@@ -61,3 +75,4 @@ class Unavailable(GatewayError):
 
 
 UNKNOWN_CLIENT = "clientID: unknown client"
+OTHER_DEVICE = "clientID: registered by another device than the token's"

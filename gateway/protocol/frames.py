@@ -18,11 +18,18 @@ from gateway.protocol.errors import reason
 # ``\Z``, not ``$``: msgspec searches with Python's re, where ``$`` also matches
 # before a trailing newline.
 _PRINTABLE = "\\A[^\\x00-\\x20\\x7f]+\\Z"
+_NAME = re.compile(_PRINTABLE)
 
 TransactionID = Annotated[str, msgspec.Meta(max_length=64)]
 GatewayID = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 DeviceNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_PRINTABLE)]
 ApplicationID = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=_PRINTABLE)]
+
+
+def is_name(text: str, max_length: int) -> bool:
+    """True for a deviceNumber (``max_length`` 64) or applicationID (255): 1 to
+    ``max_length`` characters, none of them ASCII space, C0 control or DEL."""
+    return len(text) <= max_length and _NAME.match(text) is not None
 
 
 class Response(msgspec.Struct, tag_field="messageType", kw_only=True, omit_defaults=True):

@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from gateway.protocol import ids
-from gateway.protocol.errors import UNKNOWN_CLIENT, Conflict, GatewayError, NotFound, Unavailable
+from gateway.protocol.errors import (
+    UNKNOWN_CLIENT,
+    Conflict,
+    GatewayError,
+    NotFound,
+    Unavailable,
+    WrongDevice,
+)
 from gateway.protocol.frames import (
     AoiClientDeregistrationReq,
     AoiClientDeregistrationRes,
@@ -36,21 +43,35 @@ log = logging.getLogger(__name__)
 
 
 class Directory(Protocol):
-    """Where registrations, applications and channel ownership are kept (the store)."""
+    """Where registrations, applications and channel ownership are kept (the store).
+
+    Every method naming a clientID takes the connection's authenticated deviceNumber
+    (``device``, None without device authentication) and checks it in the same step as
+    the work: NotFound for an unknown clientID first, then WrongDevice for a client of
+    another device, and then nothing has changed.
+    """
 
     async def register(self, device_number: str) -> str: ...
 
-    async def deregister(self, client_id: str, node: str, conn: str) -> None: ...
+    async def check_client(self, client_id: str, device: str | None) -> None: ...
 
-    async def activate(self, client_id: str, node: str, conn: str) -> int: ...
+    async def deregister(
+        self, client_id: str, device: str | None, node: str, conn: str
+    ) -> None: ...
 
-    async def deactivate(self, client_id: str, node: str, conn: str) -> bool: ...
+    async def activate(self, client_id: str, device: str | None, node: str, conn: str) -> int: ...
+
+    async def deactivate(
+        self, client_id: str, device: str | None, node: str, conn: str
+    ) -> bool: ...
 
     async def register_application(
-        self, client_id: str, application_id: str, limit: int
+        self, client_id: str, device: str | None, application_id: str, limit: int
     ) -> str: ...
 
-    async def deregister_application(self, client_id: str, application_id: str) -> None: ...
+    async def deregister_application(
+        self, client_id: str, device: str | None, application_id: str
+    ) -> None: ...
 
 
 class Connection(Protocol):
@@ -72,8 +93,16 @@ class Connection(Protocol):
     def max_applications(self) -> int: ...
 
     @property
+    def device_number(self) -> str | None:
+        """The deviceNumber of the connection's device token; None without device
+        authentication (then any deviceNumber and clientID may be named)."""
+
+    @property
     def channel_client(self) -> str | None:
         """The clientID whose channel this connection carries, if any."""
+
+    def wrong_device(self) -> None:
+        """A request was refused for naming another device (it changed nothing)."""
 
     def attach(self, client_id: str, tag: str, epoch: int) -> None:
         """Make this connection the client's channel (after a successful activation)."""
@@ -86,6 +115,9 @@ Handler = Callable[[Any, Connection], Awaitable[Response]]
 
 
 async def register_client(request: AoiClientRegistrationReq, connection: Connection) -> Response:
+    device = connection.device_number
+    if device is not None and request.deviceNumber != device:
+        raise WrongDevice("deviceNumber: not the device of this connection's token")
     client_id = await connection.directory.register(request.deviceNumber)
     return reply(AoiClientRegistrationRes, 200, clientID=client_id)
 
@@ -93,7 +125,9 @@ async def register_client(request: AoiClientRegistrationReq, connection: Connect
 async def deregister_client(
     request: AoiClientDeregistrationReq, connection: Connection
 ) -> Response:
-    await connection.directory.deregister(request.clientID, connection.node_id, connection.conn_id)
+    await connection.directory.deregister(
+        request.clientID, connection.device_number, connection.node_id, connection.conn_id
+    )
     _drop_own_channel(connection, request.clientID)
     return reply(AoiClientDeregistrationRes, 200)
 
@@ -103,23 +137,29 @@ async def activate_channel(
 ) -> Response:
     if connection.draining:
         raise Unavailable("the node is draining; reconnect to another node")
-    current = connection.channel_client
-    if current is not None and current != request.clientID:
-        raise Conflict("clientID: this connection carries the channel of another client")
-    tag = ids.tag_of(request.clientID)
+    directory, client_id = connection.directory, request.clientID
+    tag = ids.tag_of(client_id)
     if tag is None:
         raise NotFound(UNKNOWN_CLIENT)
-    epoch = await connection.directory.activate(
-        request.clientID, connection.node_id, connection.conn_id
+    current = connection.channel_client
+    if current is not None and current != client_id:
+        # An unknown clientID (404) and another device's (403) come before this
+        # connection's own state (409): one read, only in this rare case.
+        await directory.check_client(client_id, connection.device_number)
+        raise Conflict("clientID: this connection carries the channel of another client")
+    epoch = await directory.activate(
+        client_id, connection.device_number, connection.node_id, connection.conn_id
     )
-    connection.attach(request.clientID, tag, epoch)
+    connection.attach(client_id, tag, epoch)
     return reply(NotificationChannelActivationRes, 200)
 
 
 async def deactivate_channel(
     request: NotificationChannelDeactivationReq, connection: Connection
 ) -> Response:
-    await connection.directory.deactivate(request.clientID, connection.node_id, connection.conn_id)
+    await connection.directory.deactivate(
+        request.clientID, connection.device_number, connection.node_id, connection.conn_id
+    )
     _drop_own_channel(connection, request.clientID)
     return reply(NotificationChannelDeactivationRes, 200)
 
@@ -128,7 +168,10 @@ async def register_application(
     request: ClientApplicationRegistrationReq, connection: Connection
 ) -> Response:
     registration_id = await connection.directory.register_application(
-        request.clientID, request.applicationID, connection.max_applications
+        request.clientID,
+        connection.device_number,
+        request.applicationID,
+        connection.max_applications,
     )
     return reply(ClientApplicationRegistrationRes, 200, registrationID=registration_id)
 
@@ -136,7 +179,9 @@ async def register_application(
 async def deregister_application(
     request: ClientApplicationDeregistrationReq, connection: Connection
 ) -> Response:
-    await connection.directory.deregister_application(request.clientID, request.applicationID)
+    await connection.directory.deregister_application(
+        request.clientID, connection.device_number, request.applicationID
+    )
     return reply(ClientApplicationDeregistrationRes, 200)
 
 
@@ -159,6 +204,9 @@ async def answer(request: Request, connection: Connection) -> Response:
     """Run the procedure of ``request``; errors become its response type with their code."""
     try:
         response = await HANDLERS[type(request)](request, connection)
+    except WrongDevice as error:
+        connection.wrong_device()
+        response = reply(request.response, error.code, error.detail)
     except GatewayError as error:
         response = reply(request.response, error.code, error.detail)
     except Exception:

@@ -62,10 +62,30 @@ REDIS_DATA_LOSS = Counter(
     "aoi_redis_data_loss", "Times this node found that Redis had lost its data (marker gone)"
 )
 REDIS_ERRORS = Counter("aoi_redis_errors", "Redis commands that failed or timed out")
+AUTH_FAILURES = Counter(
+    "aoi_auth_failures",
+    "Requests refused for their credential, by kind (api, device) and reason",
+    ["kind", "reason"],
+)
 READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")
 
 _BY_OUTCOME = {outcome: NOTIFICATIONS.labels(outcome) for outcome in OUTCOMES}
+# Every series exists from the start, so that rates and alerts see the first failure.
+AUTH_REASONS = {
+    "api": ("missing", "invalid", "scope"),
+    "device": ("missing", "invalid", "expired", "device"),
+}
+_AUTH_SERIES = {
+    (kind, reason): AUTH_FAILURES.labels(kind, reason)
+    for kind, reasons in AUTH_REASONS.items()
+    for reason in reasons
+}
+
+
+def auth_failure(kind: str, reason: str) -> None:
+    """Count one request refused for its credential (contract clarification 20)."""
+    _AUTH_SERIES[kind, reason].inc()
 
 
 def count(outcome: str, amount: int = 1) -> None:

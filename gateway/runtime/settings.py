@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
+    """Stop the node at start with exit status 2 and one line, as for a bad option."""
     print(f"aoi-gateway: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -134,15 +135,15 @@ def load_settings(
         try:
             values[option.name] = option.parse(raw)
         except Invalid:
-            _fail(f"{source}={raw!r} is invalid: expected {option.allowed}")
+            fail(f"{source}={raw!r} is invalid: expected {option.allowed}")
     settings = Settings(**values)
     if not settings.node_id:
         settings = replace(settings, node_id=default_node_id())
     if settings.drain_window >= settings.drain_grace:
-        _fail("--drain-window must be shorter than --drain-grace")
+        fail("--drain-window must be shorter than --drain-grace")
     modes = [flag_of(name) for name in REDIS_MODES if getattr(settings, name) is not None]
     if len(modes) > 1:
-        _fail(f"{' and '.join(modes)} exclude each other: give one Redis deployment")
+        fail(f"{' and '.join(modes)} exclude each other: give one Redis deployment")
     return settings
 
 

@@ -7,6 +7,7 @@ from gateway.store.marker import Marker
 from gateway.store.notifications import Notifications
 from gateway.store.ownership import Ownership
 from gateway.store.records import (
+    EVERY_APPLICATION,
     Accepted,
     Application,
     ChannelInfo,
@@ -14,6 +15,7 @@ from gateway.store.records import (
     NotificationStatus,
     Outgoing,
     Pending,
+    Scope,
 )
 from gateway.store.registrations import Registrations
 
@@ -23,6 +25,7 @@ class Store(Registrations, Ownership, Applications, Notifications, Introspection
 
 
 __all__ = [
+    "EVERY_APPLICATION",
     "Accepted",
     "Application",
     "ChannelInfo",
@@ -30,5 +33,6 @@ __all__ = [
     "NotificationStatus",
     "Outgoing",
     "Pending",
+    "Scope",
     "Store",
 ]

@@ -21,7 +21,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from gateway.protocol import ids
-from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
+from gateway.protocol.errors import (
+    OTHER_DEVICE,
+    UNKNOWN_CLIENT,
+    NotFound,
+    Unavailable,
+    WrongDevice,
+)
 from gateway.runtime import metrics
 from gateway.store import keys
 from gateway.store.autopipeline import POOL_SIZE, AutoPipeline, Filler
@@ -128,13 +134,30 @@ class StoreBase:
             SHAS[name], 1, keys.client(tag), keys.BUS_PREFIX, now_ms(), self._keep_ms, *args
         )
 
-    async def _about(self, name: str, identifier: str) -> Any:
-        """The reply of script ``name`` about a gateway ID (its first argument), or None
-        when the ID cannot be one (it names no client tag)."""
+    async def _on_client(self, name: str, client_id: str, device: str | None, *args: Any) -> Any:
+        """The reply of client script ``name``, whose arguments are the clientID, the
+        connection's authenticated deviceNumber ('' when None) and ``args``; NotFound or
+        WrongDevice when the script refused (``refused`` in ``_lib.lua``: 404, 403)."""
+        tag = client_tag(client_id)
+        owner = "" if device is None else device
+        reply = await self._call(
+            lambda pipe: self._script(name, tag, client_id, owner, *args, client=pipe)
+        )
+        if reply[0] == 404:
+            raise NotFound(UNKNOWN_CLIENT)
+        if reply[0] == 403:
+            raise WrongDevice(OTHER_DEVICE)
+        return reply
+
+    async def _about(self, name: str, identifier: str, *args: Any) -> Any:
+        """The reply of script ``name`` about a gateway ID (its first argument, ``args``
+        follow), or None when the ID cannot be one (it names no client tag)."""
         tag = ids.tag_of(identifier)
         if tag is None:
             return None
-        return await self._call(lambda pipe: self._script(name, tag, identifier, client=pipe))
+        return await self._call(
+            lambda pipe: self._script(name, tag, identifier, *args, client=pipe)
+        )
 
     async def ping(self) -> bool:
         return bool(await self._call(lambda pipe: pipe.ping()))

@@ -6,22 +6,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.protocol import ids
-from gateway.protocol.errors import Conflict, NotFound, TooManyRequests
+from gateway.protocol.errors import Conflict, GatewayError, NotFound, OutOfScope, TooManyRequests
 from gateway.runtime import metrics
 from gateway.store import keys
 from gateway.store.base import now_ms
 from gateway.store.expiry import Expiry
-from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending
+from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending, Scope
 
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
 _ACK = {True: "delivered", False: "rejected"}
+UNKNOWN_NOTIFICATION = "notificationID: unknown notification"
 
 
 class Notifications(Expiry):
-    """Notifications: accept, read for a channel with its acknowledgements, status, cancel."""
+    """Notifications: accept, read for a channel with its acknowledgements, status, cancel.
 
-    async def send(self, outgoing: Outgoing, max_pending: int) -> Accepted:
+    ``scope`` is what the sender's API key covers; the scripts refuse (403) what it does
+    not cover before they change anything.
+    """
+
+    async def send(self, outgoing: Outgoing, max_pending: int, scope: Scope) -> Accepted:
         """Store one notification durably and ring the node holding its channel."""
         plan = _plan(outgoing)
         period = self.period()
@@ -29,7 +34,7 @@ class Notifications(Expiry):
             None
             if plan is None
             else await self._call(
-                lambda pipe: self._send(outgoing, plan, max_pending, period, client=pipe)
+                lambda pipe: self._send(outgoing, plan, max_pending, scope, period, pipe)
             )
         )
         result = _accepted(plan, reply, max_pending)
@@ -39,7 +44,13 @@ class Notifications(Expiry):
         return result
 
     def _send(
-        self, item: Outgoing, plan: tuple[str, str], max_pending: int, period: int, client: Any
+        self,
+        item: Outgoing,
+        plan: tuple[str, str],
+        max_pending: int,
+        scope: Scope,
+        period: int,
+        client: Any,
     ) -> Any:
         tag, notification_id = plan
         return self._script(
@@ -53,13 +64,15 @@ class Notifications(Expiry):
             max_pending,
             ZERO_TTL_GRACE_MS,
             self._node_id,
+            scope.packed,
+            item.idempotency_key or "",
             period,
             client=client,
         )
 
     async def send_many(
-        self, batch: Sequence[Outgoing], max_pending: int
-    ) -> list[Accepted | NotFound | TooManyRequests]:
+        self, batch: Sequence[Outgoing], max_pending: int, scope: Scope
+    ) -> list[Accepted | GatewayError]:
         """Store notifications in order, one pipelined round trip for all."""
         planned = [_plan(item) for item in batch]
         period = self.period()
@@ -67,7 +80,7 @@ class Notifications(Expiry):
         def fill(pipe: Any) -> None:
             for item, plan in zip(batch, planned, strict=True):
                 if plan is not None:
-                    self._send(item, plan, max_pending, period, client=pipe)
+                    self._send(item, plan, max_pending, scope, period, pipe)
 
         stored = iter(await self._batch(fill) if any(planned) else [])
         replies = [next(stored) if plan else None for plan in planned]
@@ -112,22 +125,34 @@ class Notifications(Expiry):
         )
         return [int(n) for n in counts]
 
-    async def status(self, notification_id: str) -> NotificationStatus:
-        raw = await self._about("status", notification_id)
-        if raw is None:
-            raise NotFound("notificationID: unknown notification")
-        metrics.count("expired", raw[0])
-        finished = int(raw[4]) if raw[2] not in ("queued", "sent") and raw[4] else None
-        return NotificationStatus(notification_id, raw[1], raw[2], int(raw[3]), finished)
+    async def status(self, notification_id: str, scope: Scope) -> NotificationStatus:
+        raw = _about_notification(await self._about("status", notification_id, scope.packed))
+        metrics.count("expired", raw[1])
+        finished = int(raw[5]) if raw[3] not in ("queued", "sent") and raw[5] else None
+        return NotificationStatus(notification_id, raw[2], raw[3], int(raw[4]), finished)
 
-    async def cancel(self, notification_id: str) -> None:
-        code, expired = await self._about("cancel", notification_id) or (404, 0)
+    async def cancel(self, notification_id: str, scope: Scope) -> None:
+        code, expired = _about_notification(
+            await self._about("cancel", notification_id, scope.packed)
+        )
         metrics.count("expired", expired)
-        if code == 404:
-            raise NotFound("notificationID: unknown notification")
         if code == 409:
             raise Conflict("notificationID: the notification is already final")
         metrics.count("cancelled")
+
+
+def _out_of_scope(field: str) -> OutOfScope:
+    return OutOfScope(f"{field}: the API key does not cover its application")
+
+
+def _about_notification(reply: Any) -> Any:
+    """The reply of a script about one notification, unless it is unknown (404) or out of
+    the API key's scope (403)."""
+    if reply is None or reply[0] == 404:
+        raise NotFound(UNKNOWN_NOTIFICATION)
+    if reply[0] == 403:
+        raise _out_of_scope("notificationID")
+    return reply
 
 
 def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> None:
@@ -154,9 +179,13 @@ def _plan(item: Outgoing) -> tuple[str, str] | None:
 
 def _accepted(
     plan: tuple[str, str] | None, reply: Any, max_pending: int
-) -> Accepted | NotFound | TooManyRequests:
+) -> Accepted | GatewayError:
     if plan is None or reply[0] == 404:
         return NotFound("registrationID: unknown registration")
+    if reply[0] == 403:
+        return _out_of_scope("registrationID")
+    if reply[0] == "replayed":
+        return Accepted(reply[5], "queued", replayed=True)
     status, expired, replaced, ring_here, _ = reply
     metrics.count("expired", expired)
     metrics.count("cancelled", replaced)

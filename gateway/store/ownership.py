@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound
 from gateway.store.base import client_tag
 from gateway.store.expiry import Expiry
 
 
 class Ownership(Expiry):
-    """Channel ownership: which node and connection carry a client's channel, fenced by an epoch."""
+    """Channel ownership: which node and connection carry a client's channel, fenced by an epoch.
 
-    async def activate(self, client_id: str, node: str, conn: str) -> int:
+    ``device`` is the connection's authenticated deviceNumber (None without device
+    authentication): a client another device registered is refused with 403.
+    """
+
+    async def activate(self, client_id: str, device: str | None, node: str, conn: str) -> int:
         """Make (node, conn) the client's channel; returns the new ownership epoch."""
-        tag = client_tag(client_id)
         period = self.period()
-        result = await self._call(
-            lambda pipe: self._script("activate", tag, client_id, node, conn, period, client=pipe)
-        )
-        if result is None:
-            raise NotFound(UNKNOWN_CLIENT)
-        epoch, news = result
+        _, epoch, news = await self._on_client("activate", client_id, device, node, conn, period)
         if news:
-            await self.file_seen([tag], period)
+            await self.file_seen([client_tag(client_id)], period)
         return int(epoch)
 
-    async def deactivate(self, client_id: str, node: str, conn: str) -> bool:
+    async def deactivate(self, client_id: str, device: str | None, node: str, conn: str) -> bool:
         """End the client's channel wherever it is; True if one was active."""
-        result = await self._call(
-            lambda pipe: self._script(
-                "deactivate", client_tag(client_id), client_id, node, conn, client=pipe
-            )
-        )
-        if result is None:
-            raise NotFound(UNKNOWN_CLIENT)
-        return bool(result)
+        return bool((await self._on_client("deactivate", client_id, device, node, conn))[1])
 
     async def release(self, tag: str, node: str, conn: str) -> None:
         """Give up a channel if (node, conn) still owns it."""

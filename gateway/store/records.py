@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
@@ -50,19 +51,37 @@ class ClientInfo(msgspec.Struct):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A notification to accept."""
+    """A notification to accept; ``idempotency_key`` makes a repeat a replay (section 2.6)."""
 
     registration_id: str
     payload: str
     ttl_seconds: int
     collapse_key: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The applications a sender may reach, packed once for the scripts: ``""`` for every
+    application, else each applicationID between newlines (none holds a newline)."""
+
+    packed: str = ""
+
+    @classmethod
+    def of(cls, applications: Iterable[str]) -> Scope:
+        return cls("\n" + "\n".join(sorted(set(applications))) + "\n")
+
+
+EVERY_APPLICATION = Scope()
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """A stored notification; ``ring_here`` is the client's tag when its channel is on
-    this node, which must then ring it (the store rang any other node over the bus)."""
+    this node, which must then ring it (the store rang any other node over the bus).
+    ``replayed``: an idempotent repeat, answered with the first send's notificationID."""
 
     notification_id: str
     status: str
     ring_here: str | None = None
+    replayed: bool = False

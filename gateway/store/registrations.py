@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.protocol import ids
-from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
+from gateway.protocol.errors import Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import client_tag
 from gateway.store.expiry import Expiry
 
 _REGISTRATION_ATTEMPTS = 4
@@ -61,15 +60,15 @@ class Registrations(Expiry):
         stored = await self._call(lambda pipe: pipe.hget(keys.client(tag), "id"))
         return bool(stored == client_id)
 
-    async def deregister(self, client_id: str, node: str, conn: str) -> None:
+    async def check_client(self, client_id: str, device: str | None) -> None:
+        """NotFound for an unknown clientID, WrongDevice when ``device`` (the connection's
+        authenticated deviceNumber, None without) did not register it; changes nothing."""
+        await self._on_client("check_client", client_id, device)
+
+    async def deregister(self, client_id: str, device: str | None, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
-        tag = client_tag(client_id)
-        result = await self._call(
-            lambda pipe: self._script("deregister_client", tag, client_id, node, conn, client=pipe)
-        )
-        if result is None:
-            raise NotFound(UNKNOWN_CLIENT)
-        device_number, expired, cancelled = result
+        reply = await self._on_client("deregister_client", client_id, device, node, conn)
+        device_number, expired, cancelled = reply[1:]
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
         await self._forget_device(device_number, client_id)

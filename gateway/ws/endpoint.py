@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 
 from aiohttp import web
 
+from gateway.protocol.bearer import SCHEME, bearer_credential
+from gateway.protocol.errors import reason
 from gateway.runtime import metrics
+from gateway.ws import tokens
 from gateway.ws.host import DEVICE_HOST, DeviceHost
 from gateway.ws.session import Session
 
@@ -18,6 +22,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     if transport is None:  # the client has already gone
         raise web.HTTPBadRequest()
+    identity = _identity(request, node)
     forwarded = _admit(request, node, transport)
     settings = node.settings
     # Pings come from the node's keep-alive sweep (no timers per connection), so
@@ -31,7 +36,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     metrics.observe_http("/ws", 101)
-    session = Session(ws, transport, node, forwarded)
+    session = Session(ws, transport, node, forwarded, identity)
     session.open()
     metrics.CONNECTIONS.inc()
     try:
@@ -63,6 +68,48 @@ def _admit(request: web.Request, node: DeviceHost, transport: asyncio.Transport)
             text=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
         )
     return None if client == peer_address else client
+
+
+def _identity(request: web.Request, node: DeviceHost) -> tokens.Identity | None:
+    """The device a token proves, None when device authentication is off; an HTTP 401
+    (no websocket) when the token is missing or does not verify."""
+    keys = node.device_keys
+    if keys is None:
+        return None
+    settings = node.settings
+    try:
+        token = _token(request)
+        return tokens.verify(token, keys, settings.device_jwt_audience, settings.device_jwt_issuer)
+    except tokens.TokenRefused as refused:
+        metrics.auth_failure("device", refused.reason)
+        metrics.observe_http("/ws", 401)
+        body = {"code": 401, "desc": reason(401), "detail": refused.detail}
+        raise web.HTTPUnauthorized(
+            text=json.dumps(body),
+            content_type="application/json",
+            headers={"WWW-Authenticate": SCHEME},
+        ) from None
+
+
+def _token(request: web.Request) -> str:
+    """The token of the ``Authorization`` header or the ``access_token`` parameter."""
+    given = [
+        *request.headers.getall("Authorization", ()),
+        *request.query.getall("access_token", ()),
+    ]
+    if not given:
+        raise tokens.TokenRefused("missing", "token: none (Authorization: Bearer, or access_token)")
+    if len(given) > 1:
+        raise tokens.TokenRefused("invalid", "token: give one, as a header or as access_token")
+    if "access_token" in request.query:
+        token: str | None = given[0]
+    else:
+        token = bearer_credential(given[0])
+    if not token:
+        raise tokens.TokenRefused(
+            "invalid", "token: expected exactly 'Authorization: Bearer <token>' or access_token"
+        )
+    return token
 
 
 def _refusal(node: DeviceHost) -> tuple[str, float] | None:

@@ -10,6 +10,7 @@ from gateway.runtime.settings import Settings
 from gateway.store import Store
 from gateway.ws.limits import AddressLimits, TokenBucket
 from gateway.ws.registry import LocalChannels
+from gateway.ws.tokens import DeviceKeys
 
 
 class DeviceHost(Protocol):
@@ -34,6 +35,10 @@ class DeviceHost(Protocol):
 
     @property
     def address_limits(self) -> AddressLimits: ...
+
+    @property
+    def device_keys(self) -> DeviceKeys | None:
+        """The keys that verify device tokens now; None: the upgrade is open."""
 
 
 DEVICE_HOST = web.AppKey("device_host", DeviceHost)

@@ -25,6 +25,7 @@ from gateway.runtime import metrics
 from gateway.ws.channel import Channel
 from gateway.ws.host import DeviceHost
 from gateway.ws.limits import TokenBucket
+from gateway.ws.tokens import Identity
 
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
@@ -42,10 +43,12 @@ class Session:
     __slots__ = (
         "_background",
         "_bucket",
+        "_expiry",
         "_forwarded",
         "_strikes",
         "channel",
         "conn_id",
+        "device_number",
         "heard",
         "node",
         "transport",
@@ -58,6 +61,7 @@ class Session:
         transport: asyncio.Transport,
         node: DeviceHost,
         forwarded: str | None = None,
+        identity: Identity | None = None,
     ) -> None:
         self.ws = ws
         # The client address when a trusted proxy forwarded it (else the peer's).
@@ -65,6 +69,10 @@ class Session:
         self.transport = transport
         self.node = node
         self.conn_id = ids.new_connection_id()
+        # The token's deviceNumber: every request must be about this device. Without
+        # device authentication None, and no timer per connection.
+        self.device_number = None if identity is None else identity.device_number
+        self._expiry = None if identity is None else self._expire_at(identity.expires_at)
         self.channel: Channel | None = None
         rate = node.settings.request_rate
         self._bucket = TokenBucket(rate, 2 * rate)
@@ -110,6 +118,15 @@ class Session:
     @property
     def channel_client(self) -> str | None:
         return None if self.channel is None else self.channel.client_id
+
+    def wrong_device(self) -> None:
+        """A request named another device's deviceNumber or clientID (refused with 403)."""
+        metrics.auth_failure("device", "device")
+
+    def _expire_at(self, expires_at: float) -> asyncio.TimerHandle:
+        """Close with 4003 once the token expired; pending notifications wait in Redis."""
+        delay = max(0.0, expires_at - time.time())
+        return asyncio.get_running_loop().call_later(delay, self.close_soon, 4003, "expired")
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close the websocket from outside the reader (node bus, drain)."""
@@ -169,6 +186,8 @@ class Session:
 
     async def finish(self) -> None:
         """The connection has closed: give up its channel and stop its tasks."""
+        if self._expiry is not None:
+            self._expiry.cancel()
         try:
             await self._release()
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -175,14 +176,27 @@ def test_deployment(manifests: list[dict[str, Any]], variant: str) -> None:
         assert _maybe(manifests, "HorizontalPodAutoscaler") is None
 
 
-def test_redis_password_and_api_keys_come_from_secrets(
-    manifests: list[dict[str, Any]], variant: str
-) -> None:
+def _container(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _settings(manifests: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The AOI_* settings of the chart's ConfigMap that the container reads."""
+    (ref,) = container["envFrom"]
+    name = ref["configMapRef"]["name"]
+    config = next(
+        m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"] == name
+    )
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def test_redis_password_comes_from_a_secret(manifests: list[dict[str, Any]], variant: str) -> None:
     values = _values(variant)
     deployment = _one(manifests, "Deployment")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e for e in container["env"]}
-    secret = _maybe(manifests, "Secret")
+    env = {e["name"]: e for e in _container(deployment)["env"]}
+    secrets = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Secret"}
     redis = values["redis"]
     if redis["existingSecret"] or redis["password"]:
         ref = env["AOI_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
@@ -192,18 +206,64 @@ def test_redis_password_and_api_keys_come_from_secrets(
                 "key": redis["existingSecretPasswordKey"],
             }
         else:
-            assert secret is not None and ref == {
-                "name": secret["metadata"]["name"],
-                "key": "redis-password",
-            }
-            assert ref["key"] in secret["data"]
+            assert ref == {"name": deployment["metadata"]["name"], "key": "redis-password"}
+            assert ref["key"] in secrets[ref["name"]]["data"]
     else:
         assert "AOI_REDIS_PASSWORD" not in env
+
+
+# The credential files: (volume, setting, values section, inline value's key in that section).
+CREDENTIAL_FILES = [
+    ("api-keys", "AOI_API_KEYS_FILE", "apiKeys", "keys"),
+    ("device-jwt-key", "AOI_DEVICE_JWT_KEY", "deviceAuth", "key"),
+]
+
+
+@pytest.mark.parametrize(("volume", "setting", "section", "inline"), CREDENTIAL_FILES)
+def test_credential_files_are_mounted_from_secrets(
+    manifests: list[dict[str, Any]],
+    variant: str,
+    volume: str,
+    setting: str,
+    section: str,
+    inline: str,
+) -> None:
+    values = _values(variant)[section]
+    deployment = _one(manifests, "Deployment")
+    container = _container(deployment)
+    settings = _settings(manifests, container)
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    if values["apiKeys"]["existingSecret"] or values["apiKeys"]["keys"]:
-        assert "api-keys" in volumes
-    else:
-        assert "api-keys" not in volumes
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    if not (values["existingSecret"] or values[inline]):
+        assert volume not in volumes and volume not in mounts and setting not in settings
+        return
+    source = volumes[volume]["secret"]
+    (item,) = source["items"]
+    # The node reads the mounted item; no subPath, so the kubelet updates it in place.
+    assert settings[setting] == f"{mounts[volume]['mountPath']}/{item['path']}"
+    assert "subPath" not in mounts[volume] and mounts[volume]["readOnly"] is True
+    if values["existingSecret"]:
+        assert source["secretName"] == values["existingSecret"]
+        assert item["key"] == values["existingSecretKey"]
+        return
+    secret = next(
+        m
+        for m in manifests
+        if m["kind"] == "Secret" and m["metadata"]["name"] == source["secretName"]
+    )
+    content = base64.b64decode(secret["data"][item["key"]]).decode()
+    expected = values[inline]
+    assert content == ("\n".join(expected) + "\n" if isinstance(expected, list) else expected)
+
+
+def test_device_token_audience_and_issuer(manifests: list[dict[str, Any]], variant: str) -> None:
+    values = _values(variant)["deviceAuth"]
+    settings = _settings(manifests, _container(_one(manifests, "Deployment")))
+    for name, setting in (
+        ("audience", "AOI_DEVICE_JWT_AUDIENCE"),
+        ("issuer", "AOI_DEVICE_JWT_ISSUER"),
+    ):
+        assert settings.get(setting) == (values[name] or None)
 
 
 def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
@@ -218,6 +278,11 @@ def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
     assert changed_config["checksum/config"] != base["checksum/config"]
     assert changed_secret["checksum/secret"] != base["checksum/secret"]
     assert checksums() == base
+    # The node re-reads its credential files live: a changed key rolls no pod.
+    auth = ("-f", str(CHART / "ci" / "auth-values.yaml"))
+    with_keys = checksums(*auth)
+    assert checksums(*auth, "--set", "apiKeys.keys={sha256:" + "0" * 64 + " *}") == with_keys
+    assert checksums(*auth, "--set", "deviceAuth.key=another") == with_keys
 
 
 @pytest.mark.parametrize(
@@ -240,8 +305,10 @@ def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
             "not implemented",
         ),
         (["--set", "redis.cluster.enabled=true"], "not implemented"),
-        (["--set", "apiKeys.keys={k1}"], "API keys are not implemented"),
-        (["--set", "apiKeys.existingSecret=keys"], "API keys are not implemented"),
+        (["--set", "apiKeys.keys={no-scope}"], "apiKeys"),
+        (["--set", "deviceAuth.audience=two words"], "audience"),
+        (["--set", "deviceAuth.issuer=https://id.example.com"], "need deviceAuth.key"),
+        (["--set", "deviceAuth.existingSecretKey="], "existingSecretKey"),
         (["--set", "redis.url="], "redis.url is required"),
         (["--set", "redis.url=redis://:pw@redis:6379/0"], "must not hold a password"),
         (["--set", "gateway.drainWindow=30"], "drainWindow must be shorter"),

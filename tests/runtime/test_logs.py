@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from gateway.client import AppServer, Device
+from tests.auth import api_key, hmac_secret, write
 from tests.conftest import device_number
 
 
@@ -41,3 +42,17 @@ async def test_text_format(start_node):
     text = node.log_path.read_text()
     assert f"[{node.node_id}]" in text and "ready on" in text
     assert not text.lstrip().startswith("{")
+
+
+async def test_start_warns_only_about_what_is_open(start_node, tmp_path):
+    """Warnings (level warning) for an open API and an open upgrade, and none once both
+    have credentials."""
+    open_node = start_node()
+    keyed = start_node(
+        api_keys_file=write(tmp_path / "api-keys", f"{api_key()} *\n".encode()),
+        device_jwt_key=write(tmp_path / "device.secret", hmac_secret()),
+    )
+    for node, warned in ((open_node, True), (keyed, False)):
+        warnings = [line["message"] for line in node.log_lines() if line["level"] == "warning"]
+        assert any("API is open" in message for message in warnings) is warned
+        assert any("upgrade is open" in message for message in warnings) is warned

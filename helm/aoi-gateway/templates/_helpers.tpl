@@ -47,9 +47,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* Whether the chart's own Secret is needed, and which Secrets hold the password and the keys. */}}
+{{/* Whether the chart's own Secrets are needed, and which Secrets hold the password and the keys.
+The password (an environment variable) is in the Secret whose checksum rolls the pods; the
+credential files, which the node re-reads live, are in a Secret of their own. */}}
 {{- define "aoi-gateway.chartSecretNeeded" -}}
-{{- if or (and .Values.redis.password (not .Values.redis.existingSecret)) (and .Values.apiKeys.keys (not .Values.apiKeys.existingSecret)) }}true{{- end }}
+{{- if and .Values.redis.password (not .Values.redis.existingSecret) }}true{{- end }}
+{{- end }}
+
+{{- define "aoi-gateway.credentialsSecret" -}}
+{{- printf "%s-credentials" (include "aoi-gateway.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "aoi-gateway.inlineApiKeys" -}}
+{{- if and .Values.apiKeys.keys (not .Values.apiKeys.existingSecret) }}true{{- end }}
+{{- end }}
+
+{{- define "aoi-gateway.inlineDeviceKey" -}}
+{{- if and .Values.deviceAuth.key (not .Values.deviceAuth.existingSecret) }}true{{- end }}
 {{- end }}
 
 {{- define "aoi-gateway.redisPasswordSecret" -}}
@@ -61,12 +75,25 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "aoi-gateway.apiKeysSecret" -}}
-{{- if .Values.apiKeys.existingSecret }}{{ .Values.apiKeys.existingSecret }}{{- else if .Values.apiKeys.keys }}{{ include "aoi-gateway.fullname" . }}{{- end }}
+{{- if .Values.apiKeys.existingSecret }}{{ .Values.apiKeys.existingSecret }}{{- else if .Values.apiKeys.keys }}{{ include "aoi-gateway.credentialsSecret" . }}{{- end }}
 {{- end }}
 
 {{- define "aoi-gateway.apiKeysKey" -}}
 {{- if .Values.apiKeys.existingSecret }}{{ .Values.apiKeys.existingSecretKey }}{{- else }}api-keys{{- end }}
 {{- end }}
+
+{{- define "aoi-gateway.deviceKeySecret" -}}
+{{- if .Values.deviceAuth.existingSecret }}{{ .Values.deviceAuth.existingSecret }}{{- else if .Values.deviceAuth.key }}{{ include "aoi-gateway.credentialsSecret" . }}{{- end }}
+{{- end }}
+
+{{- define "aoi-gateway.deviceKeyKey" -}}
+{{- if .Values.deviceAuth.existingSecret }}{{ .Values.deviceAuth.existingSecretKey }}{{- else }}device-jwt-key{{- end }}
+{{- end }}
+
+{{/* Where the credential files are mounted (a directory each: a Secret volume without
+subPath, so that the kubelet updates the files in place). */}}
+{{- define "aoi-gateway.apiKeysFile" -}}/etc/aoi-gateway/api-keys/api-keys{{- end }}
+{{- define "aoi-gateway.deviceKeyFile" -}}/etc/aoi-gateway/device-jwt/key{{- end }}
 
 {{/* Container port; the Service maps service.port onto it. */}}
 {{- define "aoi-gateway.containerPort" -}}8080{{- end }}
@@ -94,8 +121,8 @@ still answer when the main port is full. */}}
 {{- if or .Values.redis.sentinel.enabled .Values.redis.cluster.enabled }}
 {{- fail "redis.sentinel and redis.cluster are not implemented by this gateway version yet (the node would ignore them and start an embedded Redis per pod): set redis.url" }}
 {{- end }}
-{{- if or .Values.apiKeys.keys .Values.apiKeys.existingSecret }}
-{{- fail "apiKeys: API keys are not implemented by this gateway version yet (the API would stay open): unset apiKeys and restrict the API with networkPolicy" }}
+{{- if and (or .Values.deviceAuth.audience .Values.deviceAuth.issuer) (not (include "aoi-gateway.deviceKeySecret" .)) }}
+{{- fail "deviceAuth.audience and deviceAuth.issuer need deviceAuth.key or deviceAuth.existingSecret" }}
 {{- end }}
 {{- if not .Values.redis.url }}
 {{- fail "redis.url is required (the node would otherwise start an embedded dev Redis)" }}

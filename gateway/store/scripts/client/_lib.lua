@@ -4,7 +4,8 @@
 --   apps (applicationID -> registrationID), regs (registrationID -> applicationID),
 --   queue (notificationID -> sequence), deadlines (notificationID -> deadline ms),
 --   collapse ("registrationID:collapseKey" -> notificationID), n:<id> (notification hashes:
---   reg app pl at dl st ck ft).
+--   reg app pl at dl st ck ft), idem:<registrationID>:<key> (notificationID of an idempotent
+--   send, kept as long as a final status).
 -- ARGV: 1 bus channel prefix, 2 now (ms), 3 how long a final status stays readable (ms);
 -- script arguments start at 4.
 local CLIENT = KEYS[1]
@@ -76,4 +77,37 @@ local function seen(period)
   end
   redis.call('HSET', CLIENT, 'seen', period)
   return 1
+end
+
+-- Whether a request may touch the client `id`: 404 when CLIENT is not that client, 403 when
+-- `device` (the connection's authenticated deviceNumber, '' without device authentication)
+-- is not the deviceNumber that registered it; nil when it may. Checked before any change.
+local function refused(id, device)
+  local f = redis.call('HMGET', CLIENT, 'id', 'dev')
+  if f[1] ~= id then
+    return 404
+  end
+  if device ~= '' and f[2] ~= device then
+    return 403
+  end
+  return nil
+end
+
+-- Whether an API key's scope covers an application: '' covers every one, else the scope
+-- holds each applicationID it covers between newlines.
+local function covers(scope, app)
+  return scope == '' or string.find(scope, '\n' .. app .. '\n', 1, true) ~= nil
+end
+
+-- Whether a request may touch the notification `id`: 404 when it is unknown, 403 when
+-- `scope` does not cover its application (see covers); nil when it may.
+local function unreachable(id, scope)
+  local app = redis.call('HGET', NOTE .. id, 'app')
+  if not app then
+    return 404
+  end
+  if not covers(scope, app) then
+    return 403
+  end
+  return nil
 end

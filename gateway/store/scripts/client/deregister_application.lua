@@ -1,14 +1,16 @@
--- ARGV 4 clientID, 5 applicationID. The registrationID stops working at once and
--- its pending notifications end cancelled. Returns {200, expired, cancelled} or
--- {404, field} naming what is unknown.
-if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
-  return {404, 'clientID'}
+-- ARGV 4 clientID, 5 the connection's deviceNumber ('' without device authentication),
+-- 6 applicationID. The registrationID stops working at once and its pending
+-- notifications end cancelled. Returns {200, expired, cancelled}, {'unknown_application'},
+-- or {404} / {403} (see refused).
+local refusal = refused(ARGV[4], ARGV[5])
+if refusal then
+  return {refusal}
 end
-local reg = redis.call('HGET', APPS, ARGV[5])
+local reg = redis.call('HGET', APPS, ARGV[6])
 if not reg then
-  return {404, 'applicationID'}
+  return {'unknown_application'}
 end
-redis.call('HDEL', APPS, ARGV[5])
+redis.call('HDEL', APPS, ARGV[6])
 redis.call('HDEL', REGS, reg)
 local expired = sweep()
 local cancelled = 0

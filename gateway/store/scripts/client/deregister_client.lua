@@ -1,7 +1,11 @@
--- ARGV 4 clientID, 5 requesting node, 6 requesting connection.
--- All-or-nothing removal of a client; its pending notifications end cancelled.
--- Returns {deviceNumber, expired, cancelled}, or nil when the clientID is unknown.
-if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
-  return nil
+-- ARGV 4 clientID, 5 the connection's deviceNumber ('' without device authentication),
+-- 6 requesting node, 7 requesting connection.
+-- All-or-nothing removal of a client (see remove_client).
+-- Returns {200, deviceNumber, expired, cancelled}, or {404} / {403} (see refused)
+-- changing nothing.
+local refusal = refused(ARGV[4], ARGV[5])
+if refusal then
+  return {refusal}
 end
-return remove_client(ARGV[5], ARGV[6])
+local removed = remove_client(ARGV[6], ARGV[7])
+return {200, removed[1], removed[2], removed[3]}

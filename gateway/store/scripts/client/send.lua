@@ -1,16 +1,30 @@
 -- ARGV 4 registrationID, 5 notificationID, 6 payload, 7 ttl (ms), 8 collapseKey or '',
 -- 9 pending limit, 10 how long a ttl-0 notification may wait for the active channel (ms),
--- 11 the calling node's ID, 12 the current period of the last-seen clock.
+-- 11 the calling node's ID, 12 the API key's scope ('' for every application, see covers),
+-- 13 idempotency key or '', 14 the current period of the last-seen clock.
 -- Stores one notification in acceptance order and rings the owning node over the bus,
--- unless that is the calling node, which rings its channel itself.
--- Returns {status, expired, replaced, ring here (0 or 1), seen news (0 or 1)} with
--- status 404, 429, or the stored status.
+-- unless that is the calling node, which rings its channel itself. With an idempotency
+-- key, the notificationID is kept under (registrationID, key) in the same step, and a
+-- repeat stores nothing: it gets the first notificationID back.
+-- Returns {status, expired, replaced, ring here (0 or 1), seen news (0 or 1)} with status
+-- 404, 403, 429, or the stored status; or {'replayed', 0, 0, 0, seen news, first ID}.
 local reg, id, collapse = ARGV[4], ARGV[5], ARGV[8]
 local app = redis.call('HGET', REGS, reg)
 if not app then
   return {404, 0, 0, 0, 0}
 end
-local news = seen(ARGV[12])
+if not covers(ARGV[12], app) then
+  return {403, 0, 0, 0, 0}
+end
+local news = seen(ARGV[14])
+local idem = false
+if ARGV[13] ~= '' then
+  idem = BASE .. 'idem:' .. reg .. ':' .. ARGV[13]
+  local first = redis.call('GET', idem)
+  if first then
+    return {'replayed', 0, 0, 0, news, first}
+  end
+end
 local expired = sweep()
 local replaced = false
 if collapse ~= '' then
@@ -25,6 +39,9 @@ if pending >= tonumber(ARGV[9]) then
 end
 if replaced then
   finish(replaced, 'cancelled')
+end
+if idem then
+  redis.call('SET', idem, id, 'PX', KEEP)
 end
 local key = NOTE .. id
 local ttl = tonumber(ARGV[7])
