@@ -87,8 +87,9 @@ async def _median_latency(api: AppServer, device: Device, registration_id: str) 
     )
 
 
-async def _flood(port: int, stop: asyncio.Event) -> tuple[int, int]:
-    """Connections opened and acks of unknown notifications sent, until ``stop``."""
+async def _flood(port: int, stop: asyncio.Event, progress: dict[str, int]) -> None:
+    """Open connections and send acks of unknown notifications until ``stop``, counting
+    both in ``progress``."""
     ack = frame(
         json.dumps(
             {
@@ -98,15 +99,13 @@ async def _flood(port: int, stop: asyncio.Event) -> tuple[int, int]:
             }
         ).encode()
     )
-    connections = sent = 0
     while not stop.is_set():
         reader, writer = await ws_open(port)
-        connections += 1
         writer.write(ack * 2000)
-        sent += 2000
+        progress["sent"] += 2000
         assert await close_code(reader) == 1008
+        progress["connections"] += 1
         writer.close()
-    return connections, sent
 
 
 async def test_ack_flood_is_refused_and_others_keep_their_latency(node, connect, http) -> None:
@@ -114,17 +113,20 @@ async def test_ack_flood_is_refused_and_others_keep_their_latency(node, connect,
     device, _, registration_id = await ready_device(connect, node.ws_url)
     baseline = await _median_latency(api, device, registration_id)
     stop = asyncio.Event()
-    flooding = asyncio.ensure_future(_flood(node.port, stop))
-    await asyncio.sleep(0.2)
+    progress = {"connections": 0, "sent": 0}
+    flooding = asyncio.ensure_future(_flood(node.port, stop, progress))
+    await wait_for(lambda: progress["connections"] >= 1, timeout=10)
     during = await _median_latency(api, device, registration_id)
     stop.set()
-    connections, sent = await asyncio.wait_for(flooding, 10)
+    await asyncio.wait_for(flooding, 10)
     print(
-        f"ack flood: {sent} acks over {connections} connections; "
+        f"ack flood: {progress['sent']} acks over {progress['connections']} connections; "
         f"send p50 {baseline * 1000:.1f} ms before, {during * 1000:.1f} ms during"
     )
-    assert connections >= 2  # each flooding connection was closed with 1008
-    assert during < 3 * baseline + 0.010
+    assert progress["connections"] >= 2  # each flooding connection was closed with 1008
+    # Unbounded, the flood took other senders from 1 to 61 ms; bounded, what is left is
+    # the cost of accepting and refusing connections, shared with this test's own CPU.
+    assert during < 4 * baseline + 0.020
     values = await metric_values(http, node.url, "aoi_protocol_errors_total")
     assert sample(values, reason="unknown_ack") >= 100
 
