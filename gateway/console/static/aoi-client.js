@@ -247,6 +247,17 @@ export class AoiDevice extends EventTarget {
     for (const [type, handler] of Object.entries(options.on ?? {})) this.on(type, handler);
   }
 
+  /**
+   * Open the websocket of a device made with `new AoiDevice(urls, options)` (what
+   * `connect` does; this way listeners can be added before the first `open` event).
+   */
+  open() {
+    if (this.ws !== null || this.state !== "connecting") {
+      return Promise.reject(new Error(`AoiDevice.open: already ${this.state}`));
+    }
+    return this._open();
+  }
+
   /** Call `handler(detail)` on each event `type`; returns a function that unsubscribes. */
   on(type, handler) {
     const listener = (event) => handler(event.detail, event);
