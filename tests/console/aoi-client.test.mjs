@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 
@@ -81,7 +81,9 @@ async function eventually(probe, { timeoutMs = 10_000, intervalMs = 50, what = "
 /** Ask the wrapper to send `signal` to node `index`; resolves once it was sent. */
 async function signalNode(index, signal) {
   const request = join(CONTROL, `signal-${index}`);
-  writeFileSync(request, signal);
+  const pending = join(CONTROL, `.pending-signal-${index}`);
+  writeFileSync(pending, signal);
+  renameSync(pending, request); // the wrapper never sees a half-written request
   await eventually(() => !existsSync(request), { timeoutMs: 5000, what: `${signal} sent` });
 }
 
@@ -280,6 +282,53 @@ describe("AoiDevice with a stand-in WebSocket", () => {
     assert.deepEqual(seen, ["N1"]);
     await assert.rejects(device.nextNotification({ timeoutMs: 50 }), AoiTimeoutError);
     await device.close();
+  });
+
+  test("gives up after maxAttempts; a waiting nextNotification then rejects", async () => {
+    let up = true;
+    class Flaky extends FakeSocket {
+      static refuses = () => !up;
+    }
+    FakeSocket.instances = [];
+    FakeSocket.answer = () => ({ code: 200, desc: "OK", clientID: "C1" });
+    const device = await AoiDevice.connect("ws://flaky/ws", {
+      WebSocket: Flaky,
+      timeoutMs: 2000,
+      backoffBaseMs: 10,
+      maxAttempts: 3,
+    });
+    await device.activate(await device.register("d1"));
+    const attempts = [];
+    device.on("reconnecting", ({ attempt }) => attempts.push(attempt));
+    const waiting = device.nextNotification({ timeoutMs: 5000 });
+    up = false;
+    FakeSocket.instances[0].serverClose(1006);
+    await assert.rejects(waiting, (error) => {
+      assert.ok(error instanceof AoiClosedError);
+      assert.match(error.message, /gave up reconnecting after 3 attempts/);
+      return true;
+    });
+    assert.deepEqual(attempts, [1, 2, 3]);
+    assert.equal(device.state, "closed");
+    await assert.rejects(device.nextNotification({ timeoutMs: 50 }), AoiClosedError);
+  });
+
+  test("without reconnect a close ends the device", async () => {
+    FakeSocket.instances = [];
+    FakeSocket.answer = () => ({ code: 200, desc: "OK", clientID: "C1" });
+    const device = await AoiDevice.connect("ws://fake/ws", {
+      WebSocket: FakeSocket,
+      timeoutMs: 2000,
+      reconnect: false,
+    });
+    await device.activate(await device.register("d1"));
+    const closed = device.waitForEvent("close", { timeoutMs: 2000 });
+    FakeSocket.instances[0].serverClose(1001, "going away");
+    assert.equal((await closed).willReconnect, false);
+    assert.equal(device.state, "closed");
+    assert.equal(device.closeCode, 1001);
+    await assert.rejects(device.register("d1"), AoiClosedError);
+    await assert.rejects(device.nextNotification({ timeoutMs: 50 }), /1001 going away/);
   });
 
   test("tries the URLs of a list in turn", async () => {

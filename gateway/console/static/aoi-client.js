@@ -185,7 +185,9 @@ export class AoiDevice extends EventTarget {
    * (500), backoffCapMs (30000), maxAttempts (Infinity), stableMs (connection
    * age after which a close restarts the backoff, default 30000), dedupe (default
    * true), maxQueued (notifications kept for nextNotification, default 1000),
-   * on ({type: handler}), random (for tests).
+   * on ({type: handler}), random (for tests). With clientID and deviceNumber
+   * (a client registered in an earlier session), a later 404 on activating that
+   * clientID registers the deviceNumber again.
    */
   static async connect(urls, options = {}) {
     const device = new AoiDevice(urls, options);
@@ -515,6 +517,10 @@ export class AoiDevice extends EventTarget {
       this._emit("reconnecting", { attempt, delayMs, code });
       await sleep(delayMs, this._stop.signal);
       if (this._closing) return;
+      if (!this.reconnect) {
+        this._finish(new AoiClosedError("reconnection turned off"));
+        return;
+      }
       try {
         await this._open({ refreshToken });
         await this._restoreChannel();
