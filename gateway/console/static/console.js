@@ -576,6 +576,11 @@ function start() {
     $("notification").scrollIntoView({ behavior: "smooth", block: "nearest" });
   });
   $("client-form").addEventListener("submit", onClientLookup);
+  for (const radio of [$("client-by-id"), $("client-by-number")]) {
+    radio.addEventListener("change", () => {
+      document.querySelector('label[for="client-query"]').textContent = radio.value;
+    });
+  }
   $("notification-form").addEventListener("submit", onNotificationLookup);
   $("notification-cancel").addEventListener("click", onCancel);
   $("notification-refresh").addEventListener("click", () => {
