@@ -8,8 +8,10 @@ from aiohttp import web
 from gateway.api.bodies import (
     BatchResults,
     ErrorBody,
+    NodeList,
     Queued,
     batch_entries,
+    device_number,
     in_entry,
     json_response,
     outgoing,
@@ -17,6 +19,7 @@ from gateway.api.bodies import (
 from gateway.api.host import SENDER_HOST
 from gateway.protocol.errors import GatewayError, reason
 from gateway.store import Accepted, Outgoing
+from gateway.store.base import now_ms
 
 
 def _queued(accepted: Accepted) -> Queued:
@@ -74,3 +77,15 @@ async def client(request: web.Request) -> web.Response:
     """``GET /v1/clients/{clientID}``: introspection."""
     store = request.app[SENDER_HOST].store
     return json_response(await store.client_info(request.match_info["client_id"]))
+
+
+async def client_by_device_number(request: web.Request) -> web.Response:
+    """``GET /v1/clients?deviceNumber=...``: introspection of a device's client."""
+    store = request.app[SENDER_HOST].store
+    return json_response(await store.client_info_by_device(device_number(request.query)))
+
+
+async def nodes(request: web.Request) -> web.Response:
+    """``GET /v1/admin/nodes``: every live node of the fleet with its own figures."""
+    store = request.app[SENDER_HOST].store
+    return json_response(NodeList(now_ms(), await store.live_nodes()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from gateway.api import routes
 from gateway.api.bodies import MAX_BODY_BYTES
 from gateway.api.host import SENDER_HOST
+from gateway.console import routes as console
 from gateway.node import health
 from gateway.node.health import NODE
 from gateway.node.node import Node
@@ -33,6 +35,8 @@ def build_app(node: Node) -> web.Application:
     endpoint.add_routes(app)
     health.add_routes(app)
     routes.add_routes(app)
+    if node.settings.console:
+        console.add_routes(app, node.settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await node.start()
@@ -46,6 +50,7 @@ def build_app(node: Node) -> web.Application:
 async def drain(node: Node) -> None:
     """Refuse new work, close websockets with 1001 spread over the drain window."""
     node.draining = True
+    node.beat_now.set()  # the fleet view shows the drain at once
     metrics.DRAINING.set(1)
     metrics.READY.set(0)
     outlets = list(node.local.outlets.values())
@@ -60,20 +65,29 @@ async def drain(node: Node) -> None:
     await node.local.no_outlets.wait()
 
 
-async def serve(node: Node) -> None:
-    """Serve until SIGTERM or SIGINT, then drain and return."""
+def listen(host: str, port: int) -> socket.socket:
+    """The node's listening socket, bound before anything else starts, so that a port in
+    use is one clear OSError instead of a half-started node."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
+    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
+    return socket.create_server(address[:2], family=family, backlog=LISTEN_BACKLOG)
+
+
+async def serve(node: Node, listener: socket.socket) -> None:
+    """Serve on ``listener`` until SIGTERM or SIGINT, then drain and return."""
     settings = node.settings
     runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
     await runner.setup()
-    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
-    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
+    site = web.SockSite(runner, listener, backlog=LISTEN_BACKLOG)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    port = _bound_port(runner) or settings.port
+    port = int(listener.getsockname()[1])
     log.info(
         "ready on %s:%d, redis %s",
         settings.host,
@@ -90,10 +104,3 @@ async def serve(node: Node) -> None:
     except TimeoutError:
         log.warning("drain grace period ran out; exiting")
     log.info("stopped")
-
-
-def _bound_port(runner: web.AppRunner) -> int | None:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    return None

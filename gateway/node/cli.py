@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 
-from gateway.node.app import serve
+from gateway.node.app import listen, serve
 from gateway.node.embedded import embedded_redis
 from gateway.node.node import Node
 from gateway.runtime import eventloop, logs
@@ -31,15 +32,23 @@ async def redis_for(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-async def run(settings: Settings) -> None:
-    async with redis_for(settings) as url:
-        node = Node.create(settings, url)
-        log.warning("application-server API is open: no API keys are configured")
-        await serve(node)
+async def run(settings: Settings) -> int:
+    """Serve until stopped; the exit status (1: the port cannot be had)."""
+    try:
+        listener = listen(settings.host, settings.port)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        log.error("cannot listen on %s:%d: %s", settings.host, settings.port, reason)
+        return 1
+    with listener:
+        async with redis_for(settings) as url:
+            node = Node.create(settings, url)
+            log.warning("application-server API is open: no API keys are configured")
+            await serve(node, listener)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = load_settings(argv)
     logs.configure(settings.log_level, settings.log_format, settings.node_id)
-    eventloop.run(run(settings))
-    sys.exit(0)
+    sys.exit(eventloop.run(run(settings)))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway.node.bus import NodeBus
+from gateway.node.figures import FIGURES_PERIOD, Deltas, log_summaries, node_figures
 from gateway.protocol.errors import Unavailable
 from gateway.runtime.settings import Settings
 from gateway.store import Store
@@ -38,6 +39,7 @@ class Node:
     redis_address: str
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    beat_now: asyncio.Event = field(default_factory=asyncio.Event)  # publish figures at once
 
     @property
     def node_id(self) -> str:
@@ -73,6 +75,9 @@ class Node:
             asyncio.create_task(self._liveness(), name="liveness"),
             asyncio.create_task(self._catch_up(), name="catch-up"),
             asyncio.create_task(self._keep_alive(), name="keep-alive"),
+            asyncio.create_task(
+                log_summaries(self.local, self.settings.log_summary_interval), name="summary"
+            ),
         ]
 
     async def stop(self) -> None:
@@ -87,9 +92,18 @@ class Node:
 
     async def _liveness(self) -> None:
         reachable = True
+        deltas = Deltas()
+        period = min(self.settings.liveness_ttl / 3, FIGURES_PERIOD)
         while True:
             try:
-                await self.store.heartbeat(self.node_id, self.settings.liveness_ttl)
+                figures = node_figures(
+                    self.node_id,
+                    ready=not self.draining and self.bus.healthy,
+                    draining=self.draining,
+                    local=self.local,
+                    deltas=deltas,
+                )
+                await self.store.heartbeat(figures, self.settings.liveness_ttl)
                 if not reachable:
                     log.info("redis reachable")
                 reachable = True
@@ -97,7 +111,9 @@ class Node:
                 if reachable:
                     log.warning("redis unreachable")
                 reachable = False
-            await asyncio.sleep(self.settings.liveness_ttl / 3 if reachable else 0.5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.beat_now.wait(), period if reachable else 0.5)
+            self.beat_now.clear()
 
     async def _keep_alive(self) -> None:
         # One sweep for all connections instead of timers per connection.

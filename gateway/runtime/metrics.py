@@ -47,12 +47,20 @@ READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")
 
 _BY_OUTCOME = {outcome: NOTIFICATIONS.labels(outcome) for outcome in OUTCOMES}
+# The same counts as plain integers: read for the node's rates and log summary.
+_TOTALS = dict.fromkeys(OUTCOMES, 0)
 
 
 def count(outcome: str, amount: int = 1) -> None:
     """Count ``amount`` notifications reaching ``outcome``."""
     if amount:
         _BY_OUTCOME[outcome].inc(amount)
+        _TOTALS[outcome] += amount
+
+
+def notification_totals() -> dict[str, int]:
+    """Notifications by outcome since the process started."""
+    return dict(_TOTALS)
 
 
 @cache
