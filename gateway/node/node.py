@@ -112,7 +112,8 @@ class Node:
                     log.warning("redis unreachable")
                 reachable = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.beat_now.wait(), period if reachable else 0.5)
+                async with asyncio.timeout(period if reachable else 0.5):
+                    await self.beat_now.wait()
             self.beat_now.clear()
 
     async def _keep_alive(self) -> None:
