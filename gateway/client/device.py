@@ -28,6 +28,7 @@ DEFAULT_TIMEOUT = 10.0
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _ENDED = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
+_GOING_AWAY = 1001
 _SUPERSEDED = 4001
 _LOST = 1006  # closed without a close frame
 Listener = Callable[[dict[str, Any]], None]
@@ -135,16 +136,13 @@ class Device:
         self.closed.set()
         if self._reconnecting is not None:
             return  # a reconnection try's connection: that try fails and the next one follows
-        again = self._may_reconnect()
+        again = self.backoff is not None and not self._closing and self.channel_client is not None
         if not self._closing:
             self._emit(event="closed", code=code or _LOST, reason=reason, reconnecting=again)
         if again:
             self._reconnecting = asyncio.create_task(self._reconnect(code))
         else:
             self.finished.set()
-
-    def _may_reconnect(self) -> bool:
-        return self.backoff is not None and not self._closing and self.channel_client is not None
 
     def _emit(self, **event: Any) -> None:
         if self._on_event is not None:
@@ -307,6 +305,8 @@ class Device:
         """
         assert self.backoff is not None
         level = self._superseded_level if code == _SUPERSEDED else 0
+        if code == _GOING_AWAY:  # that node drains or restarts: try the others first
+            self.urls = self.urls[1:] + self.urls[:1]
         attempt = 0
         try:
             while self.backoff.max_attempts is None or attempt < self.backoff.max_attempts:

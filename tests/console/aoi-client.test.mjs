@@ -531,31 +531,51 @@ describe("against a node", () => {
     assert.equal((await api.client(clientID)).body.pendingNotifications, 1);
   });
 
-  test("console endpoints, where the node serves them", needsNode, async (t) => {
+  test("console endpoints: deviceNumber lookup, the fleet, config.json", needsNode, async () => {
     const api = new AoiAppServer(HTTP);
     const device = await connect();
     const number = deviceNumber();
     const clientID = await device.register(number);
+    await device.activate(clientID);
+    const registrationID = await device.registerApplication(clientID, "com.app");
     const byNumber = await api.clientByDeviceNumber(number);
-    const nodes = await api.nodes();
-    const unrouted = (result) => /no API route/.test(result.body?.detail ?? "");
-    if (unrouted(byNumber) || unrouted(nodes)) {
-      t.skip("this node does not serve the console endpoints yet");
-      return;
-    }
     assert.equal(byNumber.status, 200);
-    assert.equal(byNumber.body.clientID, clientID);
-    assert.equal(byNumber.body.deviceNumber, number);
-    assert.equal((await api.clientByDeviceNumber(deviceNumber())).status, 404);
-    assert.equal(nodes.status, 200);
-    assert.ok(nodes.body.nodes.length >= 1);
-    for (const node of nodes.body.nodes) {
-      assert.equal(typeof node.nodeID, "string");
-      assert.equal(typeof node.notificationsPerSecond.delivered, "number");
-    }
+    assert.deepEqual(byNumber.body, (await api.client(clientID)).body);
+    assert.deepEqual(byNumber.body.applications, [{ applicationID: "com.app", registrationID }]);
+    const unknown = await api.clientByDeviceNumber(deviceNumber());
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.detail, /^deviceNumber:/);
+    const bad = await api.clientByDeviceNumber("has space");
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.detail, /^deviceNumber:/);
+
     const config = await api.config();
     assert.equal(config.status, 200);
-    assert.equal(typeof config.body.apiKeys, "boolean");
+    assert.deepEqual(Object.keys(config.body).sort(), ["apiKeys", "deviceAuth", "nodeID"]);
+    assert.equal(config.body.apiKeys, false);
+    assert.equal(config.body.deviceAuth, false);
+
+    const nodes = await api.nodes();
+    assert.equal(nodes.status, 200);
+    assert.equal(typeof nodes.body.now, "number");
+    const served = nodes.body.nodes.find((node) => node.nodeID === config.body.nodeID);
+    assert.ok(served, `the serving node ${config.body.nodeID} is listed`);
+    assert.ok(nodes.body.nodes.length >= Math.min(2, NODE_URLS.length));
+    for (const node of nodes.body.nodes) {
+      assert.equal(typeof node.ready, "boolean");
+      assert.equal(typeof node.draining, "boolean");
+      assert.equal(typeof node.connections, "number");
+      assert.equal(typeof node.channels, "number");
+      assert.equal(typeof node.updatedTime, "number");
+      assert.deepEqual(Object.keys(node.notificationsPerSecond).sort(), [
+        "accepted",
+        "cancelled",
+        "delivered",
+        "expired",
+        "rejected",
+        "sent",
+      ]);
+    }
   });
 
   test("4001: a superseded device backs off longer each time", needsNode, async () => {
