@@ -3,6 +3,7 @@ playwright against Debian's ``chromium``: no browser is downloaded."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ FLAGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 15_000
+GATEWAY_ID = re.compile(r"^[A-Za-z0-9_-]{33}$")
 # Console messages that report a network failure (a node the test stopped), not a bug.
 _NETWORK = ("Failed to load resource", "WebSocket connection to")
 
@@ -39,8 +41,10 @@ def chromium_missing() -> str | None:
 @contextmanager
 def chromium() -> Iterator[Any]:
     """A headless Chromium with a fresh profile (playwright's own temporary one)."""
+    from playwright.sync_api import expect as playwright_expect
     from playwright.sync_api import sync_playwright
 
+    playwright_expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
@@ -84,6 +88,13 @@ class Pages:
         self.context.close()
 
 
+def expect(locator: Any) -> Any:
+    """playwright's ``expect`` (imported late: the module is optional where chromium is not)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def by_testid(page: Any, name: str) -> Any:
     return page.locator(f'[data-testid="{name}"]')
 
@@ -93,10 +104,9 @@ def connect_device(page: Any, device_number: str) -> str:
     by_testid(page, "device-number").fill(device_number)
     by_testid(page, "device-connect").click()
     page.wait_for_selector('[data-testid="device-state"][data-state="open"]')
-    page.wait_for_function(
-        "document.querySelector('[data-testid=device-client-id]').textContent.length > 10"
-    )
-    return str(by_testid(page, "device-client-id").text_content())
+    client_id = by_testid(page, "device-client-id")
+    expect(client_id).to_have_text(GATEWAY_ID)
+    return str(client_id.text_content())
 
 
 def register_application(page: Any, application_id: str) -> str:
@@ -112,11 +122,13 @@ def send_from_console(page: Any, registration_id: str, payload: str) -> str:
     """On the console: send with the form; returns the notificationID shown."""
     by_testid(page, "send-registration-id").fill(registration_id)
     by_testid(page, "send-payload").fill(payload)
+    shown = by_testid(page, "send-notification-id")
+    before = shown.text_content()
     by_testid(page, "send-submit").click()
-    page.wait_for_function(
-        "document.querySelector('[data-testid=send-notification-id]').textContent.length > 10"
-    )
-    return str(by_testid(page, "send-notification-id").text_content())
+    # Waits run in playwright's own world: the page's CSP (no eval) does not apply there.
+    expect(shown).to_have_text(GATEWAY_ID)
+    expect(shown).not_to_have_text(before or "-")
+    return str(shown.text_content())
 
 
 def wait_for_notification(page: Any, payload: str) -> Any:
