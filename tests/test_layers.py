@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"protocol", "runtime"},
     "ws": {"protocol", "runtime", "store"},
     "api": {"protocol", "runtime", "store"},
-    "node": {"protocol", "runtime", "store", "ws", "api"},
+    "console": {"runtime"},
+    "node": {"protocol", "runtime", "store", "ws", "api", "console"},
     "client": set(),
     "bench": {"client", "runtime", "node"},
     "": {"node"},  # gateway/__main__.py
@@ -33,6 +34,7 @@ FORBIDDEN_LIBRARIES: dict[str, set[str]] = {
     "store": {"aiohttp"},
     "ws": {"redis", "hiredis"},
     "api": {"redis", "hiredis"},
+    "console": {"redis", "hiredis"},
     "client": {"redis", "hiredis"},
 }
 # Only the store builds Redis keys (and the node bus names its pub/sub channel).

@@ -7,11 +7,12 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
+from multidict import MultiMapping
 
 from gateway.protocol.bearer import SCHEME
 from gateway.protocol.errors import BadRequest, GatewayError, PayloadTooLarge, reason
-from gateway.protocol.frames import describe
-from gateway.store import Outgoing
+from gateway.protocol.frames import DeviceNumber, describe
+from gateway.store import NodeFigures, Outgoing
 
 MAX_PAYLOAD_BYTES = 4096
 MAX_BATCH = 500
@@ -146,3 +147,26 @@ class BatchResults(msgspec.Struct):
 def batch_entries(raw: bytes | bytearray) -> list[msgspec.Raw]:
     """The entries of a batch body, still undecoded; BadRequest when the body is not one."""
     return _decode(_batch_decoder, raw).notifications
+
+
+class NodeList(msgspec.Struct):
+    """Body of ``GET /v1/admin/nodes``."""
+
+    now: int
+    nodes: list[NodeFigures]
+
+
+def device_number(query: MultiMapping[str]) -> str:
+    """The one ``deviceNumber`` query parameter, as AOI-1 accepts it; BadRequest otherwise."""
+    values = query.getall("deviceNumber", [])
+    unknown = sorted(set(query) - {"deviceNumber"})
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: unknown query parameter; use deviceNumber")
+    if len(values) != 1:
+        raise BadRequest("deviceNumber: expected exactly one query parameter deviceNumber")
+    try:
+        return msgspec.convert(values[0], DeviceNumber)
+    except msgspec.ValidationError:
+        raise BadRequest(
+            "deviceNumber: expected 1 to 64 characters without whitespace or control characters"
+        ) from None

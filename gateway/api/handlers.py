@@ -13,9 +13,11 @@ from aiohttp import web
 from gateway.api.bodies import (
     BatchResults,
     ErrorBody,
+    NodeList,
     Queued,
     batch_entries,
     batch_item,
+    device_number,
     idempotency_key,
     in_entry,
     json_response,
@@ -25,6 +27,7 @@ from gateway.api.host import SENDER_HOST
 from gateway.api.keys import Grant, count_scope_refusal
 from gateway.protocol.errors import GatewayError, reason
 from gateway.store import Accepted, Outgoing
+from gateway.store.base import now_ms
 
 
 async def send(request: web.Request, grant: Grant, body: bytearray) -> web.Response:
@@ -85,3 +88,19 @@ async def client(request: web.Request, grant: Grant) -> web.Response:
     grant.require_admin()
     store = request.app[SENDER_HOST].store
     return json_response(await store.client_info(request.match_info["client_id"]))
+
+
+async def client_by_device_number(request: web.Request, grant: Grant) -> web.Response:
+    """``GET /v1/clients?deviceNumber=...``: introspection of a device's client (an admin
+    key)."""
+    grant.require_admin()
+    store = request.app[SENDER_HOST].store
+    return json_response(await store.client_info_by_device(device_number(request.query)))
+
+
+async def nodes(request: web.Request, grant: Grant) -> web.Response:
+    """``GET /v1/admin/nodes``: every live node of the fleet with its own figures (an admin
+    key)."""
+    grant.require_admin()
+    store = request.app[SENDER_HOST].store
+    return json_response(NodeList(now_ms(), await store.live_nodes()))

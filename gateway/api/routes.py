@@ -107,7 +107,10 @@ _ROUTES: list[tuple[str, str, ApiHandler]] = [
     ("POST", "/v1/notifications:batch", _with_body(handlers.send_batch)),
     ("GET", "/v1/notifications/{notification_id}", handlers.status),
     ("DELETE", "/v1/notifications/{notification_id}", handlers.cancel),
+    # Introspection and fleet view: the admin scope (*) once API keys exist.
     ("GET", "/v1/clients/{client_id}", handlers.client),
+    ("GET", "/v1/clients", handlers.client_by_device_number),
+    ("GET", "/v1/admin/nodes", handlers.nodes),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import msgspec
@@ -73,4 +74,11 @@ class AppServer:
         return await self.call("DELETE", f"/v1/notifications/{notification_id}")
 
     async def client(self, client_id: str) -> tuple[int, Any]:
-        return await self.call("GET", f"/v1/clients/{client_id}")
+        return await self.call("GET", f"/v1/clients/{quote(client_id, safe='')}")
+
+    async def client_by_device_number(self, device_number: str) -> tuple[int, Any]:
+        return await self.call("GET", f"/v1/clients?deviceNumber={quote(device_number, safe='')}")
+
+    async def nodes(self) -> tuple[int, Any]:
+        """``GET /v1/admin/nodes``: every live node of the fleet."""
+        return await self.call("GET", "/v1/admin/nodes")

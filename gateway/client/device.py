@@ -1,6 +1,11 @@
-"""A small async device client of the gateway (AOI-1 over WebSocket).
+"""A small async device client of the gateway (AOI-1 over WebSocket), used by the tests,
+the benchmark tool and ``aoi-ctl``; every wait has a timeout.
 
-Used by the tests, the benchmark tool and ``aoi-ctl``. Every wait has a timeout.
+Reconnection is opt-in (``reconnect=True``; ``aoi-ctl device`` turns it on): once a
+channel was activated, any close but the device's own leads to a new connection (URLs
+in turn, full-jitter backoff) and the same clientID activated again, or, if the gateway
+forgot it (4002, or Redis lost its data), the deviceNumber and its applications
+registered again. Each notificationID is handed over once; redeliveries are answered.
 """
 
 from __future__ import annotations
@@ -8,30 +13,50 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 import msgspec
 
+from gateway.client.errors import AoiError, DeviceClosed
+from gateway.client.reconnect import (
+    TRY_FAILED,
+    Backoff,
+    Known,
+    Recent,
+    Token,
+    describe,
+    open_any,
+    with_token,
+)
+
 DEFAULT_TIMEOUT = 10.0
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _ENDED = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR)
-
-
-class AoiError(Exception):
-    """A response whose code is not 200."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        super().__init__(f"{response.get('code')} {response.get('desc')}: {response.get('detail')}")
-        self.code = int(response.get("code", 0))
-        self.response = response
+_GOING_AWAY = 1001
+_SUPERSEDED = 4001
+_LOST = 1006  # closed without a close frame
+Listener = Callable[[dict[str, Any]], None]
 
 
 class Device:
-    """One AOI Client connection: requests with transactionIDs, pushed notifications."""
+    """One AOI Client: requests with transactionIDs, pushed notifications, and (opt-in)
+    reconnection. ``closed`` is set while no websocket is open, ``finished`` once the
+    device is closed for good."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, owned: aiohttp.ClientSession | None):
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        owned: aiohttp.ClientSession | None,
+        *,
+        reconnect: Backoff | None = None,
+        urls: Sequence[str] = (),
+        session: aiohttp.ClientSession | None = None,
+        on_event: Listener | None = None,
+        ws_options: dict[str, Any] | None = None,
+    ) -> None:
         self.ws = ws
         self._owned = owned
         self._ids = itertools.count(1)
@@ -39,56 +64,114 @@ class Device:
         self.notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.unmatched: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.closed = asyncio.Event()
+        self.finished = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason: str | None = None
-        self._reader = asyncio.create_task(self._read())
+        self.backoff = reconnect
+        self.urls = list(urls)
+        self.url = self.urls[0] if self.urls else None
+        self._session = session
+        self._ws_options = ws_options or {}
+        self.token: Token | None = None  # sent at each (re)connection
+        self._on_event = on_event
+        self.clients: dict[str, Known] = {}
+        self.channel_client: str | None = None  # the client whose channel is kept up
+        self.reconnects = 0
+        self._recent = Recent() if reconnect is not None else None
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._superseded_level = 0
+        self._reader = asyncio.create_task(self._read(ws))
 
     @classmethod
     async def connect(
         cls,
-        url: str,
+        url: str | Sequence[str],
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        token: str | None = None,
+        token: Token | None = None,
+        reconnect: bool | Backoff = False,
+        on_event: Listener | None = None,
         **options: Any,
     ) -> Device:
-        """Open a websocket to ``url`` (``http://host:port/ws``); ``token`` is the device
-        token, sent as ``Authorization: Bearer`` (needed when the node authenticates
-        devices; a refused token raises ``aiohttp.WSServerHandshakeError`` with 401)."""
+        """Open a websocket to ``url`` (``http://host:port/ws``, or a list tried in turn).
+
+        ``token`` is the device token (or a function giving a fresh one at each
+        connection), sent as ``Authorization: Bearer``: needed when the node
+        authenticates devices; a refused token raises ``aiohttp.WSServerHandshakeError``
+        with 401. ``reconnect`` True (or a ``Backoff``) keeps the channel up across
+        closes; ``on_event`` receives each close and reconnection as a dict.
+        """
+        urls = [url] if isinstance(url, str) else list(url)
         owned = None
         if session is None:
             session = owned = aiohttp.ClientSession()
-        if token is not None:
-            options["headers"] = {**options.get("headers", {}), "Authorization": f"Bearer {token}"}
+        ws_options = {"timeout": aiohttp.ClientWSTimeout(ws_close=timeout), **options}
         try:
-            ws = await session.ws_connect(
-                url, timeout=aiohttp.ClientWSTimeout(ws_close=timeout), **options
-            )
+            ws, index = await open_any(session, urls, with_token(ws_options, token))
         except BaseException:
             if owned is not None:
                 await owned.close()
             raise
-        return cls(ws, owned)
+        policy = Backoff() if reconnect is True else (reconnect or None)
+        device = cls(
+            ws, owned, reconnect=policy, session=session, on_event=on_event, ws_options=ws_options
+        )
+        device.token = token
+        device.urls, device.url = urls[index:] + urls[:index], urls[index]
+        return device
 
-    async def _read(self) -> None:
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        reason = None
         try:
             while True:
-                message = await self.ws.receive()
+                message = await ws.receive()
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    self._route(_decoder.decode(message.data))
+                    await self._on_frame(_decoder.decode(message.data))
                 elif message.type == aiohttp.WSMsgType.CLOSE:
-                    self.close_reason = message.extra or None
-                    await self.ws.close()
+                    reason = message.extra or None
+                    await ws.close()
                     return
                 elif message.type in _ENDED:
                     return
         finally:
-            self.close_code = self.ws.close_code
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("websocket closed"))
-            self.closed.set()
+            if ws is self.ws:
+                self._ended(ws.close_code, reason)
+
+    def _ended(self, code: int | None, reason: str | None) -> None:
+        """The current websocket closed: fail its waits, then reconnect or finish."""
+        self.close_code, self.close_reason = code, reason
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("websocket closed"))
+        self.closed.set()
+        if self._reconnecting is not None:
+            return  # a reconnection try's connection: that try fails and the next one follows
+        again = self.backoff is not None and not self._closing and self.channel_client is not None
+        if not self._closing:
+            self._emit(event="closed", code=code or _LOST, reason=reason, reconnecting=again)
+        if again:
+            self._reconnecting = asyncio.create_task(self._reconnect(code))
+        else:
+            self.finished.set()
+
+    def _emit(self, **event: Any) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    async def _on_frame(self, frame: dict[str, Any]) -> None:
+        recent = self._recent
+        if recent is not None and frame.get("messageType") == "notificationDeliveryReq":
+            notification_id = str(frame.get("notificationID"))
+            if notification_id in recent:  # a redelivery after a reconnection
+                code = recent.code(notification_id)
+                if code is not None:
+                    await self.acknowledge(notification_id, code)
+                return
+            recent.note(notification_id, None)
+        self._route(frame)
 
     def _route(self, frame: dict[str, Any]) -> None:
         if frame.get("messageType") == "notificationDeliveryReq":
@@ -119,62 +202,88 @@ class Device:
         finally:
             self._waiting.pop(transaction, None)
 
-    async def _ok(self, frame: dict[str, Any]) -> dict[str, Any]:
-        response = await self.request(frame)
+    async def _ok(self, message_type: str, **fields: str) -> dict[str, Any]:
+        response = await self.request({"messageType": message_type, **fields})
         if response.get("code") != 200:
             raise AoiError(response)
         return response
 
     async def register(self, device_number: str) -> str:
         """AOI Client Registration; returns the clientID."""
-        response = await self._ok(
-            {"messageType": "aoiClientRegistrationReq", "deviceNumber": device_number}
-        )
-        return str(response["clientID"])
+        response = await self._ok("aoiClientRegistrationReq", deviceNumber=device_number)
+        client_id = str(response["clientID"])
+        self.clients.setdefault(client_id, Known()).device_number = device_number
+        return client_id
 
     async def deregister(self, client_id: str) -> None:
-        await self._ok({"messageType": "aoiClientDeregistrationReq", "clientID": client_id})
+        """AOI Client Deregistration; the device's own client is then not reconnected."""
+        await self._ok("aoiClientDeregistrationReq", clientID=client_id)
+        self.clients.pop(client_id, None)
+        if client_id == self.channel_client:
+            self.channel_client = None
 
     async def activate(self, client_id: str) -> None:
-        await self._ok({"messageType": "notificationChannelActivationReq", "clientID": client_id})
+        await self._ok("notificationChannelActivationReq", clientID=client_id)
+        self.clients.setdefault(client_id, Known())
+        self.channel_client = client_id
 
     async def deactivate(self, client_id: str) -> None:
-        await self._ok({"messageType": "notificationChannelDeactivationReq", "clientID": client_id})
+        await self._ok("notificationChannelDeactivationReq", clientID=client_id)
+        if client_id == self.channel_client:
+            self.channel_client = None
 
     async def register_application(self, client_id: str, application_id: str) -> str:
         """Client Application Registration; returns the registrationID."""
         response = await self._ok(
-            {
-                "messageType": "clientApplicationRegistrationReq",
-                "clientID": client_id,
-                "applicationID": application_id,
-            }
+            "clientApplicationRegistrationReq", clientID=client_id, applicationID=application_id
         )
-        return str(response["registrationID"])
+        registration_id = str(response["registrationID"])
+        self.clients.setdefault(client_id, Known()).applications[application_id] = registration_id
+        return registration_id
 
     async def deregister_application(self, client_id: str, application_id: str) -> None:
         await self._ok(
-            {
-                "messageType": "clientApplicationDeregistrationReq",
-                "clientID": client_id,
-                "applicationID": application_id,
-            }
+            "clientApplicationDeregistrationReq", clientID=client_id, applicationID=application_id
         )
+        self.clients.get(client_id, Known()).applications.pop(application_id, None)
 
     async def next_notification(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        """The next pushed ``notificationDeliveryReq``."""
+        """The next pushed ``notificationDeliveryReq``; waits through reconnections.
+
+        DeviceClosed once the device is closed and not reconnecting (nothing is left
+        to wait for), TimeoutError after ``timeout``.
+        """
         async with asyncio.timeout(timeout):
-            return await self.notifications.get()
+            if self.notifications.empty() and self.finished.is_set():
+                raise DeviceClosed(self.close_code, self.close_reason)
+            getter = asyncio.ensure_future(self.notifications.get())
+            ender = asyncio.ensure_future(self.finished.wait())
+            try:
+                await asyncio.wait((getter, ender), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                getter.cancel()
+                ender.cancel()
+            if getter.done() and not getter.cancelled():
+                return getter.result()
+            raise DeviceClosed(self.close_code, self.close_reason)
 
     async def acknowledge(self, notification_id: str, code: int = 200) -> None:
-        """Send ``notificationDeliveryRes`` (200 delivered, anything else rejected)."""
+        """Send ``notificationDeliveryRes`` (200 delivered, anything else rejected).
+
+        A reconnecting device that is not connected now answers the redelivery instead.
+        """
         frame = {
             "messageType": "notificationDeliveryRes",
             "notificationID": notification_id,
             "code": code,
             "desc": "OK" if code == 200 else "Rejected",
         }
-        await self.ws.send_str(_encoder.encode(frame).decode())
+        if self._recent is None:
+            await self.ws.send_str(_encoder.encode(frame).decode())
+            return
+        self._recent.note(notification_id, code)
+        with contextlib.suppress(*TRY_FAILED):
+            await self.ws.send_str(_encoder.encode(frame).decode())
 
     async def wait_closed(self, timeout: float = DEFAULT_TIMEOUT) -> int | None:
         """Wait until the node closes the connection; returns the close code."""
@@ -182,13 +291,105 @@ class Device:
             await self.closed.wait()
         return self.close_code
 
+    async def wait_reconnected(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until a connection is open again (at once if one is)."""
+        async with asyncio.timeout(timeout):
+            while self.closed.is_set() or self._reconnecting is not None:
+                if self.finished.is_set():
+                    raise DeviceClosed(self.close_code, self.close_reason)
+                await asyncio.sleep(0.02)
+
+    async def _reconnect(self, code: int | None) -> None:
+        """Open a new connection and restore the channel, with backoff, until it works.
+        After a 4001 the backoff grows on from where it was: two devices activating the
+        same client must not take it from each other forever at full speed."""
+        assert self.backoff is not None
+        level = self._superseded_level if code == _SUPERSEDED else 0
+        if code == _GOING_AWAY:  # that node drains or restarts: try the others first
+            self.urls = self.urls[1:] + self.urls[:1]
+        attempt = 0
+        try:
+            while self.backoff.max_attempts is None or attempt < self.backoff.max_attempts:
+                delay = self.backoff.delay(level + attempt)
+                attempt += 1
+                self._emit(event="reconnecting", attempt=attempt, delaySeconds=round(delay, 3))
+                await asyncio.sleep(delay)
+                if await self._try_reconnect():
+                    self.reconnects += 1
+                    self._superseded_level = level + attempt if code == _SUPERSEDED else 0
+                    self._emit(event="reconnected", clientID=self.channel_client, url=self.url)
+                    return
+            self._emit(event="gave-up", attempts=attempt)
+        except DeviceClosed as gone:
+            self._emit(event="gave-up", attempts=attempt, error=str(gone))
+        finally:
+            self._reconnecting = None
+        self.finished.set()
+
+    async def _try_reconnect(self) -> bool:
+        """One try: connect (URLs in turn), then activate the channel's client again."""
+        assert self._session is not None
+        try:
+            options = with_token(self._ws_options, self.token)
+            ws, index = await open_any(self._session, self.urls, options)
+        except TRY_FAILED as error:
+            self._emit(event="reconnect-failed", error=describe(error))
+            return False
+        self.urls = self.urls[index:] + self.urls[:index]
+        self.ws, self.url = ws, self.urls[0]
+        self.closed.clear()
+        self._reader = asyncio.create_task(self._read(ws))
+        try:
+            await self._restore()
+        except (*TRY_FAILED, AoiError) as error:
+            self._emit(event="reconnect-failed", error=describe(error))
+            with contextlib.suppress(*TRY_FAILED):
+                await ws.close()
+            return False
+        return not self.closed.is_set()
+
+    async def _restore(self) -> None:
+        """Activate the same client again; if the gateway forgot it, register its
+        deviceNumber and applications again (DeviceClosed when that cannot be done)."""
+        previous = self.channel_client
+        assert previous is not None
+        try:
+            await self.activate(previous)
+            return
+        except AoiError as error:
+            if error.code != 404:
+                raise
+        known = self.clients.get(previous, Known())
+        if known.device_number is None:
+            raise DeviceClosed(404, "the client is gone and its deviceNumber is unknown")
+        client_id = await self.register(known.device_number)
+        registrations = {
+            app: await self.register_application(client_id, app) for app in known.applications
+        }
+        await self.activate(client_id)
+        if client_id != previous:
+            self.clients.pop(previous, None)
+        self._emit(
+            event="reregistered",
+            clientID=client_id,
+            previousClientID=previous,
+            registrationIDs=registrations,
+        )
+
     async def close(self) -> None:
+        """Close for good: no reconnection; waits for notifications end with DeviceClosed."""
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
         with contextlib.suppress(Exception):
             async with asyncio.timeout(DEFAULT_TIMEOUT):
                 await self.ws.close()
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
+        self.finished.set()
         if self._owned is not None:
             await self._owned.close()
 

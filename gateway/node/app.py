@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from gateway.api import routes
 from gateway.api.host import SENDER_HOST
+from gateway.console import routes as console
 from gateway.node import health
 from gateway.node.health import NODE
 from gateway.node.listener import (
@@ -39,7 +41,12 @@ def build_app(node: Node) -> web.Application:
     endpoint.add_routes(app)
     health.add_routes(app)
     routes.add_routes(app)
-    routes.add_fallback(app, {**health.ALLOWED, **endpoint.ALLOWED})
+    allowed = {**health.ALLOWED, **endpoint.ALLOWED}
+    if node.settings.console:
+        for method, path, handler in console.console_routes(node.settings):
+            app.router.add_get(path, routes.answered(path, handler))  # HEAD too
+            allowed[path] = method
+    routes.add_fallback(app, allowed)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await node.start()
@@ -53,6 +60,7 @@ def build_app(node: Node) -> web.Application:
 async def drain(node: Node) -> None:
     """Refuse new work, close websockets with 1001 spread over the drain window."""
     node.draining = True
+    node.beat_now.set()  # the fleet view shows the drain at once
     metrics.DRAINING.set(1)
     metrics.READY.set(0)
     outlets = list(node.local.outlets.values())
@@ -76,6 +84,17 @@ def build_ops_app(node: Node) -> web.Application:
     return app
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before anything else starts, so that a port in use is
+    one clear OSError instead of a half-started node."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
+    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
+    return socket.create_server(address[:2], family=family, backlog=LISTEN_BACKLOG)
+
+
 def _limits(node: Node, name: str, cap: int) -> ListenerLimits:
     settings = node.settings
     return ListenerLimits(
@@ -89,34 +108,34 @@ def _limits(node: Node, name: str, cap: int) -> ListenerLimits:
     )
 
 
-async def _listen(app: web.Application, limits: ListenerLimits, port: int) -> web.AppRunner:
+async def _serve_on(
+    app: web.Application, limits: ListenerLimits, sock: socket.socket
+) -> web.AppRunner:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     assert runner.server is not None
-    # A deep accept queue: a reconnect storm (after a drain or a crash elsewhere) must
-    # not overflow it, or clients wait for SYN retransmits (1 s, 3 s, 7 s, ...).
     listener = Listener(runner.server, limits)
-    host = app[NODE].settings.host
-    await GuardedSite(runner, listener, host, port, LISTEN_BACKLOG).start()
+    await GuardedSite(runner, listener, sock, LISTEN_BACKLOG).start()
     return runner
 
 
-async def serve(node: Node) -> None:
-    """Serve until SIGTERM or SIGINT, then drain and return."""
+async def serve(node: Node, main: socket.socket, ops_socket: socket.socket | None) -> None:
+    """Serve on ``main`` (and the operations port's socket) until SIGTERM or SIGINT, then
+    drain and return."""
     settings = node.settings
-    runner = await _listen(build_app(node), _limits(node, "main", main_port_cap()), settings.port)
+    runner = await _serve_on(build_app(node), _limits(node, "main", main_port_cap()), main)
     ops = None
-    if settings.ops_port is not None:
+    if ops_socket is not None:
         ops_limits = _limits(node, "ops", OPS_CONNECTIONS)
-        ops = await _listen(build_ops_app(node), ops_limits, settings.ops_port)
+        ops = await _serve_on(build_ops_app(node), ops_limits, ops_socket)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     # SIGHUP re-reads the credential files (and no longer ends the process).
     loop.add_signal_handler(signal.SIGHUP, node.credentials.reload)
-    port = _bound_port(runner) or settings.port
-    ops_port = _bound_port(ops) if ops is not None else None
+    port = int(main.getsockname()[1])
+    ops_port = None if ops_socket is None else int(ops_socket.getsockname()[1])
     log.info(
         "ready on %s:%d, redis %s%s",
         settings.host,
@@ -136,10 +155,3 @@ async def serve(node: Node) -> None:
     except TimeoutError:
         log.warning("drain grace period ran out; exiting")
     log.info("stopped")
-
-
-def _bound_port(runner: web.AppRunner) -> int | None:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    return None

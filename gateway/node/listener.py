@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import resource
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -285,25 +286,25 @@ REFUSED = _raw_error(503, "connections: too many at this node or from this addre
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections are handled by a ``Listener``."""
 
-    __slots__ = ("_host", "_listener", "_port")
+    __slots__ = ("_listener", "_sock")
 
     def __init__(
-        self, runner: web.BaseRunner, listener: Listener, host: str, port: int, backlog: int
+        self, runner: web.BaseRunner, listener: Listener, sock: socket.socket, backlog: int
     ) -> None:
         super().__init__(runner, backlog=backlog)
         self._listener = listener
-        self._host = host
-        self._port = port
+        self._sock = sock
 
     @property
     def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        host, port = self._sock.getsockname()[:2]
+        return f"http://{host}:{port}"
 
     async def start(self) -> None:
         await super().start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self._listener.protocol, self._host, self._port, backlog=self._backlog
+            self._listener.protocol, sock=self._sock, backlog=self._backlog
         )
         self._listener.start()
 

@@ -12,6 +12,7 @@ from gateway.api.keys import ApiKeys
 from gateway.api.reading import BodyBudget, BodyLimits
 from gateway.node.bus import NodeBus
 from gateway.node.credentials import Credentials
+from gateway.node.figures import FIGURES_PERIOD, Deltas, log_summaries, node_figures
 from gateway.protocol.errors import Unavailable
 from gateway.runtime import metrics, watched
 from gateway.runtime.settings import Settings
@@ -58,6 +59,7 @@ class Node:
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _checks: set[asyncio.Task[None]] = field(default_factory=set)
+    beat_now: asyncio.Event = field(default_factory=asyncio.Event)  # publish figures at once
 
     @property
     def node_id(self) -> str:
@@ -119,6 +121,9 @@ class Node:
             asyncio.create_task(self._keep_alive(), name="keep-alive"),
             asyncio.create_task(self._identify_deadline(), name="identify-deadline"),
             asyncio.create_task(self._reap(), name="reaper"),
+            asyncio.create_task(
+                log_summaries(self.local, self.settings.log_summary_interval), name="summary"
+            ),
         ]
         if self.credentials.files:
             watch = watched.watch(self.credentials.files)
@@ -155,9 +160,18 @@ class Node:
 
     async def _liveness(self) -> None:
         reachable = True
+        deltas = Deltas()
+        period = min(self.settings.liveness_ttl / 3, FIGURES_PERIOD)
         while True:
             try:
-                await self.store.heartbeat(self.node_id, self.settings.liveness_ttl)
+                figures = node_figures(
+                    self.node_id,
+                    ready=not self.draining and self.bus.healthy,
+                    draining=self.draining,
+                    local=self.local,
+                    deltas=deltas,
+                )
+                await self.store.heartbeat(figures, self.settings.liveness_ttl)
                 if not reachable:
                     log.info("redis reachable")
                 reachable = True
@@ -166,7 +180,10 @@ class Node:
                 if reachable:
                     log.warning("redis unreachable")
                 reachable = False
-            await asyncio.sleep(self.settings.liveness_ttl / 3 if reachable else 0.5)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period if reachable else 0.5):
+                    await self.beat_now.wait()
+            self.beat_now.clear()
 
     async def _keep_alive(self) -> None:
         # One sweep for all connections instead of timers per connection.

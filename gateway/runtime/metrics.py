@@ -88,10 +88,20 @@ def auth_failure(kind: str, reason: str) -> None:
     _AUTH_SERIES[kind, reason].inc()
 
 
+# The same counts as plain integers: read for the node's rates and log summary.
+_TOTALS = dict.fromkeys(OUTCOMES, 0)
+
+
 def count(outcome: str, amount: int = 1) -> None:
     """Count ``amount`` notifications reaching ``outcome``."""
     if amount:
         _BY_OUTCOME[outcome].inc(amount)
+        _TOTALS[outcome] += amount
+
+
+def notification_totals() -> dict[str, int]:
+    """Notifications by outcome since the process started."""
+    return dict(_TOTALS)
 
 
 @cache

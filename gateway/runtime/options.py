@@ -147,6 +147,12 @@ OPTIONS: tuple[Option, ...] = (
     text("node_id", 64, "1..64 characters, no spaces", "node identity in Redis"),
     Option("log_level", _choice(LOG_LEVELS), "one of " + ", ".join(LOG_LEVELS), "log level"),
     Option("log_format", _choice(LOG_FORMATS), "json or text", "log line format"),
+    seconds(
+        "log_summary_interval",
+        1,
+        3600,
+        "period of the summary log line (connections, channels, notifications by outcome)",
+    ),
     Option("api_keys_file", str, "a file path", "API keys of application servers (unset: open)"),
     Option("device_jwt_key", str, "a file path", "key that signs device tokens (unset: open)"),
     text("device_jwt_audience", 255, "a string without spaces", "required aud of device tokens"),

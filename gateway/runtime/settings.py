@@ -38,6 +38,7 @@ class Settings:
     node_id: str = ""
     log_level: str = "info"
     log_format: str = "json"
+    log_summary_interval: float = 60.0
     api_keys_file: str | None = None
     device_jwt_key: str | None = None
     device_jwt_audience: str | None = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound
 from gateway.runtime import metrics
+from gateway.store import keys
 from gateway.store.liveness import Liveness
 from gateway.store.records import Application, ChannelInfo, ClientInfo
 
@@ -26,3 +29,12 @@ class Introspection(Liveness):
             [Application(apps[i], apps[i + 1]) for i in range(0, len(apps), 2)],
             int(pending),
         )
+
+    async def client_info_by_device(self, device_number: str) -> ClientInfo:
+        """Introspection of the client a deviceNumber is registered as; NotFound if none."""
+        client_id = await self._call(lambda pipe: pipe.get(keys.device(device_number)))
+        # Empty: deregistered (the index is emptied); a client gone meanwhile is unknown too.
+        with contextlib.suppress(NotFound):
+            if client_id:
+                return await self.client_info(str(client_id))
+        raise NotFound("deviceNumber: no client is registered with this deviceNumber")

@@ -32,6 +32,12 @@ def node_alive(node_id: str) -> str:
     return f"{PREFIX}node:{node_id}"
 
 
+def nodes_index() -> str:
+    """Index of the nodes that sent a heartbeat: a sorted set of nodeIDs scored by the
+    time (ms) their liveness record runs out, so listing them needs no SCAN."""
+    return f"{PREFIX}nodes"
+
+
 def bus_channel(node_id: str) -> str:
     """The pub/sub channel a node listens on."""
     return BUS_PREFIX + node_id

@@ -49,6 +49,18 @@ class ClientInfo(msgspec.Struct):
     pendingNotifications: int
 
 
+class NodeFigures(msgspec.Struct):
+    """What a node publishes about itself with each heartbeat (``GET /v1/admin/nodes``)."""
+
+    nodeID: str
+    ready: bool
+    draining: bool
+    connections: int
+    channels: int
+    notificationsPerSecond: dict[str, float]
+    updatedTime: int
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A notification to accept; ``idempotency_key`` makes a repeat a replay (section 2.6)."""

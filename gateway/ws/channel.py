@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -19,6 +20,9 @@ from gateway.protocol.errors import Unavailable
 from gateway.store import Pending, Store
 
 _RETRY_DELAY = 0.5
+# How long a stopping channel lets a sync in flight finish before cancelling it.
+_SETTLE_TIMEOUT = 2.0
+log = logging.getLogger("gateway.channels")
 
 
 class Outlet(Protocol):
@@ -83,6 +87,14 @@ class OnDemand:
                     self._pending = True
         finally:
             self._task = None
+
+    async def settle(self, timeout: float) -> None:
+        """Let the run in progress (if any) finish; cancel it after ``timeout``."""
+        task = self._task
+        if task is not None:
+            _, waiting = await asyncio.wait({task}, timeout=timeout)
+            if waiting:
+                await self.cancel()
 
     async def cancel(self) -> None:
         task = self._task
@@ -165,7 +177,9 @@ class Channel:
     async def stop(self) -> None:
         """Stop pushing; acknowledgements already received are still written."""
         self._started = False
-        await self._worker.cancel()
+        # A sync cancelled after Redis ran it would apply its acknowledgements without
+        # counting them (the retry finds them final): let it finish, within bounds.
+        await self._worker.settle(_SETTLE_TIMEOUT)
         if self._acks:
             with contextlib.suppress(Unavailable):
                 await self._sync()
@@ -187,6 +201,11 @@ class Channel:
             # Fenced: the client was deactivated, superseded or removed meanwhile.
             self.outlet.drop_channel()
             return
+        if batch and log.isEnabledFor(logging.DEBUG):
+            pushed = [note.notification_id for note in batch]
+            log.debug(
+                "pushing %d", len(batch), extra={"client_tag": self.tag, "notifications": pushed}
+            )
         for note in batch:
             self.inflight[note.notification_id] = None
             self.cursor = note.seq

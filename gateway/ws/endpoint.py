@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import time
 
 from aiohttp import web
 
@@ -14,6 +16,11 @@ from gateway.runtime import metrics
 from gateway.ws import tokens
 from gateway.ws.host import DEVICE_HOST, DeviceHost
 from gateway.ws.session import Session
+
+# One line per connection opened and closed at info level: no IDs (the connection's
+# own ID only at debug level), never a deviceNumber or payload.
+log = logging.getLogger("gateway.connections")
+_ABNORMAL = 1006  # no close frame: the connection was lost
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -39,6 +46,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     session = Session(ws, transport, node, forwarded, identity)
     session.open()
     metrics.CONNECTIONS.inc()
+    opened = _log_opened(session, len(node.local.outlets))
     try:
         # The read loop runs in this frame: each coroutine frame kept while a
         # connection idles is memory per connection.
@@ -49,6 +57,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await session.finish()
         finally:
             metrics.CONNECTIONS.dec()
+            _log_closed(session, opened, len(node.local.outlets))
     return ws
 
 
@@ -110,6 +119,29 @@ def _token(request: web.Request) -> str:
             "invalid", "token: expected exactly 'Authorization: Bearer <token>' or access_token"
         )
     return token
+
+
+def _log_opened(session: Session, open_now: int) -> float:
+    """Log the connection's opening; returns when it opened (``time.monotonic``)."""
+    if log.isEnabledFor(logging.INFO):
+        extra: dict[str, object] = {"open": open_now}
+        if log.isEnabledFor(logging.DEBUG):
+            extra["connection"] = session.conn_id
+        log.info("connection opened (%d open)", open_now, extra=extra)
+    return time.monotonic()
+
+
+def _log_closed(session: Session, opened: float, open_now: int) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    seconds = time.monotonic() - opened
+    code = session.ws.close_code or _ABNORMAL
+    extra: dict[str, object] = {"code": code, "duration_seconds": round(seconds, 3)}
+    if log.isEnabledFor(logging.DEBUG):
+        extra["connection"] = session.conn_id
+    log.info(
+        "connection closed: code %d after %.1f s (%d open)", code, seconds, open_now, extra=extra
+    )
 
 
 def _refusal(node: DeviceHost) -> tuple[str, float] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -27,6 +28,9 @@ from gateway.ws.host import DeviceHost
 from gateway.ws.limits import TokenBucket
 from gateway.ws.tokens import Identity
 
+# At debug level one line per answered request: its type, code, the connection and the
+# client's tag (never the clientID, which is a capability, nor any payload).
+log = logging.getLogger("gateway.requests")
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
 # How long a closing handshake may take before the connection is dropped.
@@ -245,6 +249,10 @@ class Session:
     async def _reply(self, response: frames.Response, label: str, started: float) -> None:
         await self.push(frames.encode(response))
         metrics.observe_request(label, response.code, time.perf_counter() - started)
+        if log.isEnabledFor(logging.DEBUG):
+            tag = None if self.channel is None else self.channel.tag
+            extra = {"connection": self.conn_id, "client_tag": tag}
+            log.debug("%s answered %d", label, response.code, extra=extra)
 
     async def _strike(self) -> None:
         self._strikes += 1

@@ -3,14 +3,19 @@ authentication on, the token command and the credentials of the README's demo.""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import subprocess
 import sys
 import time
 
+import aiohttp
 import jwt
 import pytest
 
+from gateway.client import Device
+from gateway.client import ctl as ctl_module
 from tests.auth import api_key, hmac_secret, write
 from tests.conftest import device_number, wait_until
 
@@ -99,3 +104,98 @@ def test_token_refuses_a_short_or_missing_secret(tmp_path, content, message) -> 
     result = ctl("token", "--secret-file", str(path), "--device-number", "123")
     assert result.returncode == 2 and result.stdout == ""
     assert message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _ctl(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.client.ctl", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _events(lines: list[str]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_every_option_has_help_text() -> None:
+    parser = ctl_module._parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == {"device", "send", "status", "cancel", "client", "token"}
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"aoi-ctl {name} {action.option_strings or action.dest}"
+    helped = subprocess.run(
+        [sys.executable, "-m", "gateway.client.ctl", "client", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert "--device-number" in helped and "CLIENT_ID" in helped
+
+
+def test_status_cancel_and_client_commands(node, capsys) -> None:
+    async def run(*argv: str) -> tuple[int, dict[str, object]]:
+        args = ctl_module._parser().parse_args([*argv, "--url", node.url])
+        code = await ctl_module.COMMANDS[args.command](args)
+        return code, json.loads(capsys.readouterr().out.splitlines()[-1])
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as http:
+            number = device_number()
+            device = await Device.connect(node.ws_url, session=http)
+            client_id = await device.register(number)
+            registration_id = await device.register_application(client_id, "com.example.mail")
+            await device.close()
+        code, sent = await run("send", "--registration-id", registration_id, "--payload", "p")
+        notification_id = sent["body"]["notificationID"]
+        code, status = await run("status", notification_id)
+        assert code == 0 and status["body"]["status"] == "queued"
+        code, by_id = await run("client", client_id)
+        assert code == 0 and by_id["body"]["pendingNotifications"] == 1
+        assert await run("client", "--device-number", number) == (0, by_id)
+        assert (await run("cancel", notification_id))[0] == 0
+        code, again = await run("cancel", notification_id)
+        assert code == 1 and again["status"] == 409
+        code, status = await run("status", notification_id)
+        assert status["body"]["status"] == "cancelled"
+        code, unknown = await run("client", "--device-number", device_number())
+        assert code == 1 and unknown["status"] == 404
+
+    asyncio.run(scenario())
+
+
+def test_device_command_prints_its_reconnection(start_node, tmp_path) -> None:
+    first = start_node(drain_window=0.2, drain_grace=5)
+    second = start_node()
+    lines: list[str] = []
+    with _ctl("device", "--url", first.url, "--url", second.url, "--count", "1") as device:
+        assert device.stdout is not None
+        try:
+            while not _events(lines) or _events(lines)[-1].get("event") != "ready":
+                lines.append(device.stdout.readline())
+            registration_id = str(_events(lines)[-1]["registrationID"])
+            first.stop()
+            while "reconnected" not in [e.get("event") for e in _events(lines)]:
+                line = device.stdout.readline()
+                assert line, "aoi-ctl device ended early:\n" + "".join(lines)
+                lines.append(line)
+            send = ["send", "--url", second.url, "--registration-id", registration_id]
+            subprocess.run(
+                [sys.executable, "-m", "gateway.client.ctl", *send, "--payload", "after the drain"],
+                capture_output=True,
+                timeout=30,
+                check=True,
+            )
+            assert device.wait(30) == 0
+            lines += device.stdout.readlines()
+        finally:
+            if device.poll() is None:
+                device.kill()
+    events = _events(lines)
+    closed = next(e for e in events if e["event"] == "closed")
+    assert closed["code"] == 1001 and closed["reconnecting"] is True
+    assert next(e for e in events if e["event"] == "reconnected")["url"] == second.ws_url
+    assert events[-1]["event"] == "notification"
