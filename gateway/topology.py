@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
 from redis.crc import key_slot
+from redis.retry import Retry
 
 from gateway.embedded import server_binary
 from gateway.localnode import free_port
@@ -108,13 +110,14 @@ class Server:
         _poll(answers, timeout, f"{self.address} answering")
 
     def command(self, *args: Any) -> Any:
-        """The reply of one command, sent over a new connection with 1 s timeouts."""
+        """The reply of one command over a new connection: 1 s timeouts, no retries."""
         with redis.Redis(
             HOST,
             self.port,
             password=self.password,
             socket_timeout=1.0,
             socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 0),  # the pollers retry; the default backs off for ~4 s
             decode_responses=True,
         ) as client:
             return client.execute_command(*args)
