@@ -109,8 +109,7 @@ async def sentinel_client(deployment: Sentinel) -> AsyncIterator[tuple[SentinelC
         yield sentinels, primary
     finally:
         await step(primary.aclose())
-        for client in sentinels.sentinels:
-            await step(client.aclose())
+        await step(sentinels.aclose())
 
 
 async def test_sentinel_serves_and_fails_over(sentinel: Sentinel) -> None:
