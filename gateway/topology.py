@@ -229,8 +229,11 @@ class Topology(ABC):
         return []
 
     def by_address(self, address: str) -> Server:
-        """The data server listening on ``address``."""
-        return next(server for server in self.servers if server.address == address)
+        """The data server listening on ``address`` (LookupError if none)."""
+        for server in self.servers:
+            if server.address == address:
+                return server
+        raise LookupError(f"no server of this deployment listens on {address}")
 
 
 def _writable(server: Server, key: str) -> bool:
@@ -442,11 +445,7 @@ class Cluster(Topology):
 
 def topology(mode: str, password: str | None = None) -> Topology:
     """A deployment, not yet started: ``standalone``, ``sentinel`` or ``cluster``."""
-    kinds: dict[str, type[Topology]] = {
-        "standalone": Standalone,
-        "sentinel": Sentinel,
-        "cluster": Cluster,
-    }
+    kinds: dict[str, type[Topology]] = {kind.mode: kind for kind in (Standalone, Sentinel, Cluster)}
     if mode not in kinds:
         raise ValueError(f"unknown Redis mode {mode!r}; one of {', '.join(kinds)}")
     return kinds[mode](password)
