@@ -17,7 +17,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel as SentinelClient
 from redis.exceptions import AuthenticationError, RedisError
 
-from gateway.topology import SERVICE, Cluster, Sentinel, Standalone, Topology, topology
+from gateway.bench.topology import SERVICE, Cluster, Sentinel, Standalone, Topology, topology
 
 PASSWORD = 'pass "word" \\ with spaces'
 STEP = 5.0  # bound of one exchange
