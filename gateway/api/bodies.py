@@ -17,6 +17,7 @@ MAX_BATCH = 500
 # A full batch: 500 payloads of 4096 bytes, JSON-escaped (up to 6 bytes a byte), and slack.
 MAX_BODY_BYTES = 16 << 20
 DEFAULT_TTL = 86400
+RETRY_AFTER_SECONDS = "1"
 
 Ttl = Annotated[int, msgspec.Meta(ge=0, le=2419200)]
 CollapseKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -59,8 +60,11 @@ def json_response(body: msgspec.Struct | list[msgspec.Struct], status: int = 200
 
 
 def error_response(error: GatewayError) -> web.Response:
-    """The contract's ``{code, desc, detail}`` body for an error."""
-    return json_response(ErrorBody(error.code, reason(error.code), error.detail), error.code)
+    """The contract's ``{code, desc, detail}`` body for an error; a 503 says when to retry."""
+    response = json_response(ErrorBody(error.code, reason(error.code), error.detail), error.code)
+    if error.code == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
 
 
 def _decode(decoder: msgspec.json.Decoder[T], raw: Any) -> T:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from gateway.node.bus import NodeBus
 from gateway.protocol.errors import Unavailable
@@ -18,14 +17,6 @@ from gateway.ws.registry import LocalChannels
 log = logging.getLogger(__name__)
 
 
-def redis_address(url: str) -> str:
-    """The Redis URL without credentials, fit for logs."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix://{parts.path}"
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
-
-
 @dataclass
 class Node:
     """Everything a request handler may use; built once per process."""
@@ -35,7 +26,6 @@ class Node:
     local: LocalChannels
     bus: NodeBus
     connect_bucket: TokenBucket
-    redis_address: str
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -43,27 +33,26 @@ class Node:
     def node_id(self) -> str:
         return self.settings.node_id
 
+    @property
+    def redis_address(self) -> str:
+        return self.store.address
+
     @classmethod
-    def create(cls, settings: Settings, redis_url: str) -> Node:
-        store = Store(
-            redis_url,
-            node_id=settings.node_id,
-            timeout=settings.redis_timeout,
-            status_retention=settings.status_retention,
-            password=settings.redis_password,
-        )
+    def create(cls, settings: Settings) -> Node:
+        """A node on the Redis deployment ``settings`` name."""
+        store = Store(settings)
         local = LocalChannels(store)
+        # After an outage of the link, doorbells may have been lost: re-read every queue.
+        store.link.on_recovered = local.ring_all
         bus = NodeBus(
-            redis_url,
             settings.node_id,
             store,
             local.on_bus_message,
             local.ring_all,
             timeout=settings.redis_timeout,
-            password=settings.redis_password,
         )
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
-        return cls(settings, store, local, bus, bucket, redis_address(redis_url))
+        return cls(settings, store, local, bus, bucket)
 
     async def start(self) -> None:
         """Load the scripts, then start the bus listener, liveness record and catch-up."""

@@ -43,6 +43,16 @@ HTTP_REQUESTS = Counter(
     "aoi_http_requests", "HTTP requests answered, by route and code", ["route", "code"]
 )
 REDIS_ERRORS = Counter("aoi_redis_errors", "Redis commands that failed or timed out")
+REDIS_FAILOVERS = Counter(
+    "aoi_redis_failovers", "Changes of a Redis primary this node followed (Sentinel or Cluster)"
+)
+REDIS_WAIT_SHORTFALLS = Counter(
+    "aoi_redis_wait_shortfalls",
+    "Answers refused because fewer replicas than --redis-wait-replicas acknowledged in time",
+)
+BUS_RESUBSCRIBES = Counter(
+    "aoi_bus_resubscribes", "Times the node bus listener subscribed again after losing its channel"
+)
 READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")
 

@@ -14,15 +14,10 @@ class Applications(StoreBase):
     async def register_application(self, client_id: str, application_id: str, limit: int) -> str:
         tag = client_tag(client_id)
         result = await self._call(
-            lambda pipe: self._script(
-                "register_application",
-                tag,
-                client_id,
-                application_id,
-                ids.new_id(tag),
-                limit,
-                client=pipe,
-            )
+            self._script(
+                "register_application", tag, client_id, application_id, ids.new_id(tag), limit
+            ),
+            durable=True,
         )
         if result[0] == 404:
             raise NotFound(UNKNOWN_CLIENT)
@@ -32,13 +27,7 @@ class Applications(StoreBase):
 
     async def deregister_application(self, client_id: str, application_id: str) -> None:
         result = await self._call(
-            lambda pipe: self._script(
-                "deregister_application",
-                client_tag(client_id),
-                client_id,
-                application_id,
-                client=pipe,
-            )
+            self._script("deregister_application", client_tag(client_id), client_id, application_id)
         )
         if result[0] == 404:
             raise NotFound(

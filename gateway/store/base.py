@@ -1,4 +1,4 @@
-"""The store's link to Redis: one auto-pipelined client, script loading, error mapping.
+"""What every concern of the store shares: the link to Redis, script calls, error mapping.
 
 Every change to one client is one Lua script over the client's keys (see
 ``scripts/``), so it is atomic and needs one round trip. The store knows nothing
@@ -13,22 +13,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.protocol import ids
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
 from gateway.runtime import metrics
+from gateway.runtime.settings import Settings
 from gateway.store import keys
-from gateway.store.autopipeline import POOL_SIZE, AutoPipeline, Filler
-from gateway.store.packing import PackedConnection
+from gateway.store.link import Command, NotReplicated, open_link
 from gateway.store.scripting import SHAS, SOURCES
 
 log = logging.getLogger("gateway.store")
+T = TypeVar("T")
+# Doorbells whose publish failed, kept to be sent again (beyond this the oldest go:
+# the periodic catch-up finds what they were for).
+MAX_UNSENT_DOORBELLS = 10000
+FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 
 def now_ms() -> int:
@@ -44,85 +47,75 @@ def client_tag(client_id: str) -> str:
     return tag
 
 
+class Unreplicated(Unavailable):
+    """Written, but not acknowledged by enough replicas in time (``replies`` are its replies)."""
+
+    def __init__(self, replies: list[Any]) -> None:
+        super().__init__(
+            "not replicated: fewer Redis replicas than required acknowledged the write in "
+            "time; it is stored and may still take effect, retry later"
+        )
+        self.replies = replies
+
+
 class StoreBase:
     """The Redis link every concern of the store shares."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        node_id: str,
-        timeout: float,
-        status_retention: float,
-        password: str | None = None,
-    ) -> None:
-        # A plain pool (no condition to wait on per pipeline): the auto-pipeline
-        # bounds how many connections are busy.
-        pool = redis.ConnectionPool.from_url(
-            url,
-            password=password,
-            max_connections=POOL_SIZE,
-            # No per-reply read timeout: every exchange is bounded as a whole by the
-            # auto-pipeline's deadline, which is cheaper than a timer per reply.
-            socket_timeout=None,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-            connection_class=PackedConnection,
-        )
-        self.redis = redis.Redis(connection_pool=pool)
-        self._deadline = timeout * 1.5
-        self._pipeline = AutoPipeline(self.redis, self._deadline)
-        self._keep_ms = int(status_retention * 1000)
-        self._node_id = node_id
-        self._loading: asyncio.Future[list[Any]] | None = None
+    def __init__(self, settings: Settings) -> None:
+        self.link = open_link(settings, {SHAS[name]: SOURCES[name] for name in SOURCES})
+        self._keep_ms = int(settings.status_retention * 1000)
+        self._node_id = settings.node_id
+        self._unsent: dict[tuple[str, str], None] = {}
+
+    @property
+    def address(self) -> str:
+        """Where Redis is, without credentials (for logs)."""
+        return self.link.address
 
     async def close(self) -> None:
-        await self._pipeline.close()
-        await self.redis.aclose()
+        await self.link.close()
 
-    async def _call(self, fill: Filler) -> Any:
-        """The reply of the one command ``fill`` queues."""
-        return (await self._batch(fill))[0]
-
-    async def _batch(self, fill: Filler) -> list[Any]:
-        """The replies of the commands ``fill`` queues, sent with whatever else is waiting.
-
-        Unavailable if Redis does not answer in time or refuses a command.
-        """
+    async def _guarded(self, work: Awaitable[T]) -> T:
+        """``work``'s result; Unavailable when Redis fails or does not answer in time."""
         try:
-            replies = await self._pipeline.submit(fill)
-            if any(isinstance(reply, NoScriptError) for reply in replies):
-                await self._load_scripts()  # Redis restarted or was flushed
-                replies = await self._pipeline.submit(fill)
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-            return replies
-        except (RedisError, OSError, TimeoutError) as error:
-            metrics.REDIS_ERRORS.inc()
-            log.debug("redis exchange failed: %r", error)
-            raise Unavailable("Redis is unavailable; retry later") from error
+            return await work
+        except NotReplicated as short:
+            raise Unreplicated(short.replies) from short
+        except FAILURES as error:
+            raise _unavailable(error) from error
 
-    async def _load_scripts(self) -> None:
-        """Load the Lua scripts; concurrent callers share one load."""
-        if self._loading is None or self._loading.done():
-            self._loading = self._pipeline.submit(
-                lambda pipe: [pipe.script_load(source) for source in SOURCES.values()]
-            )
-        await asyncio.shield(self._loading)
+    async def _call(self, command: Command, durable: bool = False) -> Any:
+        """The reply of one command (``durable``: after WAIT, see ``--redis-wait-replicas``)."""
+        return (await self._batch([command], durable))[0]
+
+    async def _batch(self, commands: Sequence[Command], durable: bool = False) -> list[Any]:
+        """The replies of ``commands``, sent with whatever else is waiting; Unavailable
+        if Redis does not answer in time or refuses one of them."""
+        replies = await self._guarded(self.link.submit(commands, durable))
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise _unavailable(reply) from reply
+        return replies
 
     async def load_scripts(self) -> None:
-        """Load the Lua scripts now (at start), so the first requests find them."""
+        """Find the deployment and load the Lua scripts now (at start)."""
         try:
-            await self._load_scripts()
-        except (RedisError, OSError, TimeoutError) as error:
-            log.warning("could not load scripts yet: %r", error)
+            await self._guarded(self.link.connect())
+            await self._guarded(self.link.load_scripts())
+        except Unavailable as error:
+            log.warning("could not load scripts yet: %r", error.__cause__)
 
-    def _script(self, name: str, tag: str, *args: Any, client: Any) -> Any:
-        """Queue EVALSHA of a client script on the pipeline ``client``."""
-        return client.evalsha(
-            SHAS[name], 1, keys.client(tag), keys.BUS_PREFIX, now_ms(), self._keep_ms, *args
+    def _script(self, name: str, tag: str, *args: Any) -> Command:
+        """EVALSHA of a client script."""
+        return (
+            "EVALSHA",
+            SHAS[name],
+            1,
+            keys.client(tag),
+            keys.BUS_PREFIX,
+            now_ms(),
+            self._keep_ms,
+            *args,
         )
 
     async def _about(self, name: str, identifier: str) -> Any:
@@ -131,7 +124,39 @@ class StoreBase:
         tag = ids.tag_of(identifier)
         if tag is None:
             return None
-        return await self._call(lambda pipe: self._script(name, tag, identifier, client=pipe))
+        return await self._call(self._script(name, tag, identifier))
+
+    def _told(self, reply: list[Any]) -> list[Any]:
+        """Publish the bus message a script asked for (the last two values of its reply:
+        channel and message, or nil); the reply without them."""
+        *rest, channel, message = reply
+        if channel:
+            self.tell(channel, message)
+        return rest
+
+    def tell(self, channel: str, message: str) -> None:
+        """Publish a doorbell now, without waiting; kept to be sent again if that fails."""
+        future = self.link.submit([self.link.publish(channel, message)])
+        future.add_done_callback(lambda done: self._check_told(done, channel, message))
+
+    def _check_told(self, done: asyncio.Future[list[Any]], channel: str, message: str) -> None:
+        failed = done.cancelled() or done.exception() is not None
+        if failed or isinstance(done.result()[0], Exception):
+            self._unsent[(channel, message)] = None
+            while len(self._unsent) > MAX_UNSENT_DOORBELLS:
+                del self._unsent[next(iter(self._unsent))]
+
+    def resend_doorbells(self) -> None:
+        """Publish again every doorbell whose publish failed."""
+        unsent, self._unsent = self._unsent, {}
+        for channel, message in unsent:
+            self.tell(channel, message)
 
     async def ping(self) -> bool:
-        return bool(await self._call(lambda pipe: pipe.ping()))
+        return await self._guarded(self.link.ping())
+
+
+def _unavailable(error: BaseException) -> Unavailable:
+    metrics.REDIS_ERRORS.inc()
+    log.debug("redis exchange failed: %r", error)
+    return Unavailable("Redis is unavailable; retry later")

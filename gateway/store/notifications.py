@@ -9,12 +9,14 @@ from gateway.protocol import ids
 from gateway.protocol.errors import Conflict, NotFound, TooManyRequests
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, now_ms
+from gateway.store.base import StoreBase, Unreplicated, now_ms
+from gateway.store.link import Command
 from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending
 
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
 _ACK = {True: "delivered", False: "rejected"}
+UNKNOWN_REGISTRATION = "registrationID: unknown registration"
 
 
 class Notifications(StoreBase):
@@ -23,17 +25,19 @@ class Notifications(StoreBase):
     async def send(self, outgoing: Outgoing, max_pending: int) -> Accepted:
         """Store one notification durably and ring the node holding its channel."""
         plan = _plan(outgoing)
-        reply = (
-            None
-            if plan is None
-            else await self._call(lambda pipe: self._send(outgoing, plan, max_pending, client=pipe))
-        )
-        result = _accepted(plan, reply, max_pending)
+        if plan is None:
+            raise NotFound(UNKNOWN_REGISTRATION)
+        try:
+            reply = await self._call(self._send(outgoing, plan, max_pending), durable=True)
+        except Unreplicated as short:
+            self._ring_stored(plan, short.replies[0])
+            raise
+        result = _accepted(plan, self._told(reply), max_pending)
         if isinstance(result, Exception):
             raise result
         return result
 
-    def _send(self, item: Outgoing, plan: tuple[str, str], max_pending: int, client: Any) -> Any:
+    def _send(self, item: Outgoing, plan: tuple[str, str], max_pending: int) -> Command:
         tag, notification_id = plan
         return self._script(
             "send",
@@ -46,22 +50,38 @@ class Notifications(StoreBase):
             max_pending,
             ZERO_TTL_GRACE_MS,
             self._node_id,
-            client=client,
         )
+
+    def _ring_stored(self, plan: tuple[str, str] | None, reply: Any) -> None:
+        """Ring the channel of a notification that was stored though its answer is an
+        error (not replicated in time): over the bus, this node's own channel included."""
+        if plan is None or isinstance(reply, Exception) or reply[0] != "queued":
+            return
+        self._told(reply)
+        if reply[3]:
+            self.tell(keys.bus_channel(self._node_id), f"ring {plan[0]}")
 
     async def send_many(
         self, batch: Sequence[Outgoing], max_pending: int
     ) -> list[Accepted | NotFound | TooManyRequests]:
         """Store notifications in order, one pipelined round trip for all."""
         planned = [_plan(item) for item in batch]
-
-        def fill(pipe: Any) -> None:
-            for item, plan in zip(batch, planned, strict=True):
-                if plan is not None:
-                    self._send(item, plan, max_pending, client=pipe)
-
-        replies = iter(await self._batch(fill) if any(planned) else [])
-        return [_accepted(plan, next(replies) if plan else None, max_pending) for plan in planned]
+        commands = [
+            self._send(item, plan, max_pending)
+            for item, plan in zip(batch, planned, strict=True)
+            if plan is not None
+        ]
+        try:
+            replies = iter(await self._batch(commands, durable=True) if commands else [])
+        except Unreplicated as short:
+            stored = [plan for plan in planned if plan is not None]
+            for plan, reply in zip(stored, short.replies, strict=True):
+                self._ring_stored(plan, reply)
+            raise
+        return [
+            _accepted(plan, self._told(next(replies)) if plan else None, max_pending)
+            for plan in planned
+        ]
 
     async def sync(
         self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]
@@ -72,9 +92,7 @@ class Notifications(StoreBase):
         not pending are ignored. Returns None when the epoch moved on (fenced off).
         """
         outcomes = [arg for nid, ok in acks.items() for arg in (nid, _ACK[ok])]
-        raw = await self._call(
-            lambda pipe: self._script("sync", tag, epoch, after_seq, limit, *outcomes, client=pipe)
-        )
+        raw = await self._call(self._script("sync", tag, epoch, after_seq, limit, *outcomes))
         fenced, expired, sent = raw[:3]
         metrics.count("expired", expired)
         metrics.count("sent", sent)
@@ -94,7 +112,7 @@ class Notifications(StoreBase):
         if not cursors:
             return []
         counts = await self._batch(
-            lambda pipe: [pipe.zcount(keys.queue(tag), f"({seq}", "+inf") for tag, seq in cursors]
+            [("ZCOUNT", keys.queue(tag), f"({seq}", "+inf") for tag, seq in cursors]
         )
         return [int(n) for n in counts]
 
@@ -135,7 +153,7 @@ def _accepted(
     plan: tuple[str, str] | None, reply: Any, max_pending: int
 ) -> Accepted | NotFound | TooManyRequests:
     if plan is None or reply[0] == 404:
-        return NotFound("registrationID: unknown registration")
+        return NotFound(UNKNOWN_REGISTRATION)
     status, expired, replaced, ring_here = reply
     metrics.count("expired", expired)
     metrics.count("cancelled", replaced)

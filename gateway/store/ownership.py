@@ -11,26 +11,22 @@ class Ownership(StoreBase):
 
     async def activate(self, client_id: str, node: str, conn: str) -> int:
         """Make (node, conn) the client's channel; returns the new ownership epoch."""
-        epoch = await self._call(
-            lambda pipe: self._script(
-                "activate", client_tag(client_id), client_id, node, conn, client=pipe
-            )
+        result = await self._call(
+            self._script("activate", client_tag(client_id), client_id, node, conn)
         )
-        if epoch is None:
+        if result is None:
             raise NotFound(UNKNOWN_CLIENT)
-        return int(epoch)
+        return int(self._told(result)[0])
 
     async def deactivate(self, client_id: str, node: str, conn: str) -> bool:
         """End the client's channel wherever it is; True if one was active."""
         result = await self._call(
-            lambda pipe: self._script(
-                "deactivate", client_tag(client_id), client_id, node, conn, client=pipe
-            )
+            self._script("deactivate", client_tag(client_id), client_id, node, conn)
         )
         if result is None:
             raise NotFound(UNKNOWN_CLIENT)
-        return bool(result)
+        return bool(self._told(result)[0])
 
     async def release(self, tag: str, node: str, conn: str) -> None:
         """Give up a channel if (node, conn) still owns it."""
-        await self._call(lambda pipe: self._script("release", tag, node, conn, client=pipe))
+        await self._call(self._script("release", tag, node, conn))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.protocol import ids
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
 from gateway.store.base import StoreBase, client_tag
+from gateway.store.link import Command
 from gateway.store.scripting import SHAS
 
 _REGISTRATION_ATTEMPTS = 4
@@ -27,51 +26,46 @@ class Registrations(StoreBase):
 
     async def _register_once(self, device_number: str) -> str | None:
         index = keys.device(device_number)
-        found = await self._call(lambda pipe: pipe.get(index))
+        found = await self._call(("GET", index))
         existing = None if found is None else str(found)
         if existing is not None and await self._client_exists(existing):
-            return str(existing)
+            return existing
         tag = ids.new_tag()
         client_id = ids.new_id(tag)
         client_key = keys.client(tag)
-        record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
-
-        def create_and_claim(pipe: Any) -> None:
-            # In this order in one round trip: the index never names a missing record.
-            pipe.hset(client_key, items=record)
-            if existing is None:
-                pipe.set(index, client_id, nx=True)
-            else:
-                # The index names a client whose removal did not finish: replace it.
-                self._swap(pipe, index, existing, client_id)
-
-        _, claimed = await self._batch(create_and_claim)
+        # Two steps, the record first: the index (in another slot, on Redis Cluster maybe
+        # another shard) must never name a record that does not exist yet, or a
+        # concurrent registration would take it for a stale entry and replace it.
+        record = ("HSET", client_key, "id", client_id, "dev", device_number, "epoch", 0)
+        await self._call(record, durable=True)  # its own WAIT: maybe another shard
+        if existing is None:
+            claimed = await self._call(("SET", index, client_id, "NX"), durable=True)
+        else:
+            # The index names a client whose removal did not finish: replace it.
+            claimed = await self._call(self._swap(index, existing, client_id), durable=True)
         if claimed:
             return client_id
-        await self._call(lambda pipe: pipe.delete(client_key))
+        await self._call(("DEL", client_key))
         return None
 
     @staticmethod
-    def _swap(pipe: Any, index: str, expected: str, new: str) -> Any:
-        return pipe.evalsha(SHAS["swap_index"], 1, index, expected, new)
+    def _swap(index: str, expected: str, new: str) -> Command:
+        return ("EVALSHA", SHAS["swap_index"], 1, index, expected, new)
 
     async def _client_exists(self, client_id: str) -> bool:
         tag = ids.tag_of(client_id)
         if tag is None:
             return False
-        stored = await self._call(lambda pipe: pipe.hget(keys.client(tag), "id"))
+        stored = await self._call(("HGET", keys.client(tag), "id"))
         return bool(stored == client_id)
 
     async def deregister(self, client_id: str, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
         tag = client_tag(client_id)
-        result = await self._call(
-            lambda pipe: self._script("deregister_client", tag, client_id, node, conn, client=pipe)
-        )
+        result = await self._call(self._script("deregister_client", tag, client_id, node, conn))
         if result is None:
             raise NotFound(UNKNOWN_CLIENT)
-        device_number, expired, cancelled = result
+        device_number, expired, cancelled = self._told(result)
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
-        index = keys.device(device_number)
-        await self._call(lambda pipe: self._swap(pipe, index, client_id, ""))
+        await self._call(self._swap(keys.device(device_number), client_id, ""))

@@ -1,6 +1,6 @@
 -- ARGV 4 clientID, 5 requesting node, 6 requesting connection.
 -- All-or-nothing removal of a client; its pending notifications end cancelled.
--- Returns {deviceNumber, expired, cancelled}, or nil when the clientID is unknown.
+-- Returns told({deviceNumber, expired, cancelled}), or nil when the clientID is unknown.
 if redis.call('HGET', CLIENT, 'id') ~= ARGV[4] then
   return nil
 end
@@ -15,4 +15,4 @@ redis.call('DEL', CLIENT, APPS, REGS, QUEUE, DEADLINES, COLLAPSE)
 if node and not same then
   tell(node, 'close ' .. conn .. ' 4002')
 end
-return {device, expired, #pending}
+return told({device, expired, #pending})

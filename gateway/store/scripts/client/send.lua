@@ -1,14 +1,14 @@
 -- ARGV 4 registrationID, 5 notificationID, 6 payload, 7 ttl (ms), 8 collapseKey or '',
 -- 9 pending limit, 10 how long a ttl-0 notification may wait for the active channel (ms),
 -- 11 the calling node's ID.
--- Stores one notification in acceptance order and rings the owning node over the bus,
+-- Stores one notification in acceptance order and tells the owning node to ring,
 -- unless that is the calling node, which rings its channel itself.
--- Returns {status, expired, replaced, ring here (0 or 1)} with status 404, 429, or the
--- stored status.
+-- Returns told({status, expired, replaced, ring here (0 or 1)}) with status 404, 429,
+-- or the stored status.
 local reg, id, collapse = ARGV[4], ARGV[5], ARGV[8]
 local app = redis.call('HGET', REGS, reg)
 if not app then
-  return {404, 0, 0, 0}
+  return told({404, 0, 0, 0})
 end
 local expired = sweep()
 local replaced = false
@@ -20,7 +20,7 @@ if replaced then
   pending = pending - 1
 end
 if pending >= tonumber(ARGV[9]) then
-  return {429, expired, 0, 0}
+  return told({429, expired, 0, 0})
 end
 if replaced then
   finish(replaced, 'cancelled')
@@ -31,7 +31,7 @@ local node = redis.call('HGET', CLIENT, 'node')
 if ttl == 0 and not node then
   redis.call('HSET', key, 'reg', reg, 'app', app, 'at', NOW, 'dl', NOW, 'st', 'expired', 'ft', NOW)
   redis.call('PEXPIRE', key, KEEP)
-  return {'expired', expired, replaced and 1 or 0, 0}
+  return told({'expired', expired, replaced and 1 or 0, 0})
 end
 if ttl == 0 then
   ttl = tonumber(ARGV[10])
@@ -52,4 +52,4 @@ if node == ARGV[11] then
 elseif node then
   tell(node, 'ring ' .. TAG)
 end
-return {'queued', expired, replaced and 1 or 0, here}
+return told({'queued', expired, replaced and 1 or 0, here})
