@@ -71,10 +71,12 @@ class NodeProcess:
     """One ``python -m gateway`` process on 127.0.0.1 with its log in ``log_dir``."""
 
     def __init__(
-        self, redis_url: str, log_dir: Path, node_id: str, args: Sequence[str] = ()
+        self, redis: str | Sequence[str], log_dir: Path, node_id: str, args: Sequence[str] = ()
     ) -> None:
+        """``redis``: a standalone Redis URL, or the node's Redis options (e.g. a
+        deployment's ``node_args()``)."""
         self.node_id = node_id
-        self.redis_url = redis_url
+        self.redis_args = ["--redis-url", redis] if isinstance(redis, str) else list(redis)
         self.args = list(args)
         self.log_path = log_dir / f"{node_id}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -84,11 +86,13 @@ class NodeProcess:
         """Start the process (does not wait for it)."""
         command = [
             *(sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", "0"),
-            *("--redis-url", self.redis_url, "--node-id", self.node_id),
+            *self.redis_args,
+            *("--node-id", self.node_id),
             *self.args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("AOI_REDIS_URL", None)
+        for name in ("URL", "SENTINEL", "CLUSTER"):
+            env.pop(f"AOI_REDIS_{name}", None)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env

@@ -21,8 +21,9 @@ def own_redis():
     server.remove()
 
 
+@pytest.mark.standalone_only("stops and restarts its own server; Cluster failover: tests/fleet")
 async def test_node_answers_503_fast_and_recovers(own_redis, start_node, connect, http):
-    node = start_node(redis_url=own_redis.url, redis_timeout=0.5)
+    node = start_node(redis=own_redis.url, redis_timeout=0.5)
     device = await connect(node.ws_url)
     client_id = await device.register(device_number())
     api = AppServer(node.url, http)
@@ -53,8 +54,9 @@ async def test_node_answers_503_fast_and_recovers(own_redis, start_node, connect
     assert node.process.poll() is None
 
 
+@pytest.mark.standalone_only("hangs its own server with SIGSTOP")
 async def test_hung_redis_answers_503_within_two_seconds(own_redis, start_node, connect):
-    node = start_node(redis_url=own_redis.url, redis_timeout=0.5)
+    node = start_node(redis=own_redis.url, redis_timeout=0.5)
     devices = [await connect(node.ws_url) for _ in range(5)]
     client_id = await devices[0].register(device_number())
     os.kill(own_redis.process.pid, signal.SIGSTOP)  # Redis stops answering, sockets stay open
