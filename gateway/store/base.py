@@ -152,8 +152,9 @@ class StoreBase:
         for channel, message in unsent:
             self.tell(channel, message)
 
-    async def ping(self) -> bool:
-        return await self._guarded(self.link.ping())
+    async def ping(self) -> None:
+        """Every Redis primary answers; Unavailable otherwise."""
+        await self._guarded(self.link.ping())
 
 
 def _unavailable(error: BaseException) -> Unavailable:

@@ -241,19 +241,24 @@ class Link(ABC):
 
     # Conveniences.
 
-    async def ping(self) -> bool:
-        """Every primary answers PING."""
-        replies = await self.submit_each(self.primaries(), ("PING",))
-        return bool(replies) and all(reply in ("PONG", True) for reply in replies)
+    async def ping(self) -> None:
+        """Every primary answers PING (raises the first error otherwise)."""
+        primaries = self.primaries()
+        if not primaries:
+            raise RedisError("no Redis primary known yet")
+        _raise_first(await self.submit_each(primaries, ("PING",)))
 
     async def load_scripts(self) -> None:
         """Load every script on every primary."""
         for source in self.scripts.values():
-            replies = await self.submit_each(self.primaries(), ("SCRIPT", "LOAD", source))
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
+            _raise_first(await self.submit_each(self.primaries(), ("SCRIPT", "LOAD", source)))
 
     def publish(self, channel: str, message: str) -> Command:
         """The command that publishes ``message`` on a node-bus channel."""
         return (self.publish_verb, channel, message)
+
+
+def _raise_first(replies: list[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
