@@ -87,14 +87,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.redis.sentinel.enabled (not .Values.redis.sentinel.addresses) }}
 {{- fail "redis.sentinel.addresses must list at least one host:port" }}
 {{- end }}
-{{- if or .Values.redis.sentinel.enabled .Values.redis.cluster.enabled }}
-{{- fail "redis.sentinel and redis.cluster are not implemented by this gateway version yet (the node would ignore them and start an embedded Redis per pod): set redis.url" }}
+{{- if and .Values.redis.cluster.enabled (not .Values.redis.cluster.addresses) }}
+{{- fail "redis.cluster.addresses must list at least one host:port" }}
 {{- end }}
 {{- if or .Values.apiKeys.keys .Values.apiKeys.existingSecret }}
 {{- fail "apiKeys: API keys are not implemented by this gateway version yet (the API would stay open): unset apiKeys and restrict the API with networkPolicy" }}
 {{- end }}
-{{- if not .Values.redis.url }}
-{{- fail "redis.url is required (the node would otherwise start an embedded dev Redis)" }}
+{{- if and (not .Values.redis.url) (eq $modes 0) }}
+{{- fail "redis.url is required unless redis.sentinel or redis.cluster is enabled (the node would otherwise start an embedded dev Redis)" }}
 {{- end }}
 {{- if regexMatch "^rediss?://[^/@]*:[^/@]+@" (.Values.redis.url | default "") }}
 {{- fail "redis.url must not hold a password: use redis.password or redis.existingSecret" }}
