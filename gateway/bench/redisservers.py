@@ -198,6 +198,10 @@ class Topology(ABC):
     @abstractmethod
     def _healthy(self) -> bool: ...
 
+    def primaries(self) -> list[Server]:
+        """The live data servers that are primaries now."""
+        return [s for s in self.servers if s.alive and s.info("replication")["role"] == "master"]
+
     @abstractmethod
     def primary(self, key: str | None = None) -> Server:
         """The primary serving ``key`` (the one serving a fixed probe key if None)."""
