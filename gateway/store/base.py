@@ -82,7 +82,7 @@ class StoreBase:
         except NotReplicated as short:
             raise Unreplicated(short.replies) from short
         except FAILURES as error:
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
 
     async def _call(self, command: Command, durable: bool = False) -> Any:
         """The reply of one command (``durable``: after WAIT, see ``--redis-wait-replicas``)."""
@@ -91,11 +91,15 @@ class StoreBase:
     async def _batch(self, commands: Sequence[Command], durable: bool = False) -> list[Any]:
         """The replies of ``commands``, sent with whatever else is waiting; Unavailable
         if Redis does not answer in time or refuses one of them."""
-        replies = await self._guarded(self.link.submit(commands, durable))
+        replies = await self._replies(commands, durable)
         for reply in replies:
             if isinstance(reply, Exception):
-                raise _unavailable(reply) from reply
+                raise unavailable(reply) from reply
         return replies
+
+    async def _replies(self, commands: Sequence[Command], durable: bool = False) -> list[Any]:
+        """The replies of ``commands``, errors in place."""
+        return await self._guarded(self.link.submit(commands, durable))
 
     async def load_scripts(self) -> None:
         """Find the deployment and load the Lua scripts now (at start)."""
@@ -157,7 +161,8 @@ class StoreBase:
         await self._guarded(self.link.ping())
 
 
-def _unavailable(error: BaseException) -> Unavailable:
+def unavailable(error: BaseException) -> Unavailable:
+    """What a Redis failure answers (counted, logged at debug level)."""
     metrics.REDIS_ERRORS.inc()
     log.debug("redis exchange failed: %r", error)
     return Unavailable("Redis is unavailable; retry later")

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.protocol import ids
-from gateway.protocol.errors import Conflict, NotFound, TooManyRequests
+from gateway.protocol.errors import Conflict, NotFound, TooManyRequests, Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, Unreplicated, now_ms
+from gateway.store.base import StoreBase, Unreplicated, now_ms, unavailable
 from gateway.store.link import Command
 from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending
 
@@ -63,8 +63,12 @@ class Notifications(StoreBase):
 
     async def send_many(
         self, batch: Sequence[Outgoing], max_pending: int
-    ) -> list[Accepted | NotFound | TooManyRequests]:
-        """Store notifications in order, one pipelined round trip for all."""
+    ) -> list[Accepted | NotFound | TooManyRequests | Unavailable]:
+        """Store notifications in order, one pipelined round trip per shard for all.
+
+        An entry whose shard failed is Unavailable on its own (the others were stored
+        and are answered); not replicated in time is Unreplicated for the whole batch.
+        """
         planned = [_plan(item) for item in batch]
         commands = [
             self._send(item, plan, max_pending)
@@ -72,16 +76,23 @@ class Notifications(StoreBase):
             if plan is not None
         ]
         try:
-            replies = iter(await self._batch(commands, durable=True) if commands else [])
+            replies = iter(await self._replies(commands, durable=True) if commands else [])
         except Unreplicated as short:
             stored = [plan for plan in planned if plan is not None]
             for plan, reply in zip(stored, short.replies, strict=True):
                 self._ring_stored(plan, reply)
             raise
         return [
-            _accepted(plan, self._told(next(replies)) if plan else None, max_pending)
+            self._accepted_entry(plan, next(replies) if plan else None, max_pending)
             for plan in planned
         ]
+
+    def _accepted_entry(
+        self, plan: tuple[str, str] | None, reply: Any, max_pending: int
+    ) -> Accepted | NotFound | TooManyRequests | Unavailable:
+        if isinstance(reply, Exception):
+            return unavailable(reply)
+        return _accepted(plan, None if plan is None else self._told(reply), max_pending)
 
     async def sync(
         self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]

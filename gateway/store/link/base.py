@@ -5,8 +5,9 @@ key, ...)``). Everything submitted within one event-loop turn is routed at the
 end of the turn, one lane per primary, and each lane sends what it got as one
 pipeline: one primary in standalone and Sentinel, one per shard in Cluster.
 Replies come back in order, errors in place. Every submission is answered within
-the link's deadline (1.5 x ``--redis-timeout``), by its replies or by
-TimeoutError; the deadlines are kept by one timer for all.
+the link's deadline (1.5 x ``--redis-timeout``), a reply not in by then as
+TimeoutError in place (so one slow shard does not fail the others' replies); the
+deadlines are kept by one timer for all.
 
 The kinds (``standalone.py``, ``sentinel.py``, ``cluster.py``) differ only in
 where a command goes, where connections come from and how a broken one is
@@ -33,8 +34,9 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from gateway.runtime import metrics
-from gateway.store.link.lane import Command, Entry, Lane, Submission
+from gateway.store.link.lane import Command, Entry, Lane, NotReplicated, Submission
+
+__all__ = ["Link", "LinkOptions", "NotReplicated", "Subscription"]
 
 log = logging.getLogger("gateway.store.link")
 MAX_QUEUED = 20000
@@ -52,14 +54,6 @@ class LinkOptions:
     timeout: float  # seconds: connects, WAIT; 1.5 x bounds every exchange
     wait_replicas: int
     scripts: Mapping[str, str]  # SHA1 -> source, loaded on every primary
-
-
-class NotReplicated(RedisError):
-    """Written, but fewer replicas than ``--redis-wait-replicas`` acknowledged in time."""
-
-    def __init__(self, replies: list[Any]) -> None:
-        super().__init__("not replicated in time")
-        self.replies = replies
 
 
 class Subscription(ABC):
@@ -93,7 +87,7 @@ class Link(ABC):
         self.on_recovered: Callable[[], None] = lambda: None
         self._waiting: list[Entry] = []
         self._scheduled = False
-        self._deadlines: deque[tuple[float, asyncio.Future[list[Any]]]] = deque()
+        self._deadlines: deque[Submission] = deque()
         self._sweeper: asyncio.TimerHandle | None = None
         self._degraded = False
         self._redirects: set[asyncio.Task[None]] = set()
@@ -136,26 +130,26 @@ class Link(ABC):
         if len(self._waiting) >= MAX_QUEUED:
             future.set_exception(TimeoutError("too many Redis commands waiting"))
             return future
-        submission = Submission(future, len(commands), durable)
+        submission = Submission(future, len(commands), durable, loop.time() + self.deadline)
         self._waiting += [Entry(submission, i, command) for i, command in enumerate(commands)]
-        self._arm(loop, future)
+        self._arm(loop, submission)
         return future
 
     def submit_each(self, lanes: Sequence[Lane], command: Command) -> asyncio.Future[list[Any]]:
         """Send ``command`` to each of ``lanes`` (e.g. PING every primary)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
-        submission = Submission(future, len(lanes), False)
+        submission = Submission(future, len(lanes), False, loop.time() + self.deadline)
         for index, lane in enumerate(lanes):
             lane.queue.append(Entry(submission, index, command))
             lane.flush()
         if not lanes:
             future.set_result([])
-        self._arm(loop, future)
+        self._arm(loop, submission)
         return future
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[list[Any]]) -> None:
-        self._deadlines.append((loop.time() + self.deadline, future))
+    def _arm(self, loop: asyncio.AbstractEventLoop, submission: Submission) -> None:
+        self._deadlines.append(submission)
         if self._sweeper is None:
             self._sweeper = loop.call_later(_SWEEP_PERIOD, self._sweep)
         if not self._scheduled and self._waiting:
@@ -163,13 +157,13 @@ class Link(ABC):
             loop.call_soon(self._dispatch)
 
     def _sweep(self) -> None:
-        """Fail what has outlived its deadline (deadlines are in submission order)."""
+        """Answer what has outlived its deadline, the missing replies as errors in place
+        (deadlines are in submission order)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
-        while self._deadlines and (self._deadlines[0][1].done() or self._deadlines[0][0] <= now):
-            _, future = self._deadlines.popleft()
-            if not future.done():
-                future.set_exception(TimeoutError("Redis did not answer in time"))
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0].future.done() or deadlines[0].deadline <= now):
+            deadlines.popleft().finish()
         self._sweeper = loop.call_later(_SWEEP_PERIOD, self._sweep) if self._deadlines else None
 
     def _dispatch(self) -> None:
@@ -205,15 +199,7 @@ class Link(ABC):
         if isinstance(reply, TRANSIENT):
             self._degraded = True
             self.follow(reply)
-        submission = entry.submission
-        submission.replies[entry.index] = reply
-        submission.remaining -= 1
-        if submission.remaining == 0 and not submission.future.done():
-            if submission.short:
-                metrics.REDIS_WAIT_SHORTFALLS.inc()
-                submission.future.set_exception(NotReplicated(submission.replies))
-            else:
-                submission.future.set_result(submission.replies)
+        entry.submission.settle(entry.index, reply)
 
     def replied(self, lane: Lane, failed: bool) -> None:
         """A lane's exchange ended; after failures, the first success rings every channel."""

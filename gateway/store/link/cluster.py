@@ -210,4 +210,7 @@ class ClusterLink(Link):
         await asyncio.gather(
             *self._tasks, *(lane.close() for lane in self._lanes.values()), return_exceptions=True
         )
-        await self._cluster.aclose()
+        # RedisCluster.aclose() closes only a client it initialised itself: the nodes
+        # are closed here (the slot map was read through the NodesManager).
+        await self.nodes.aclose()
+        await self.nodes.aclose("startup_nodes")

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import hiredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from gateway.runtime import metrics
 from gateway.store.packing import pack
 
 Command = tuple[Any, ...]
@@ -34,17 +35,48 @@ POOL_SIZE = MAX_IN_FLIGHT + 4
 _ASKING = hiredis.pack_command(("ASKING",))
 
 
+UNANSWERED = TimeoutError("Redis did not answer in time")
+
+
+class NotReplicated(RedisError):
+    """Written, but fewer replicas than ``--redis-wait-replicas`` acknowledged in time."""
+
+    def __init__(self, replies: list[Any]) -> None:
+        super().__init__("not replicated in time")
+        self.replies = replies
+
+
 class Submission:
     """What one caller asked for: its replies fill in as the lanes answer."""
 
-    __slots__ = ("durable", "future", "remaining", "replies", "short")
+    __slots__ = ("deadline", "durable", "future", "remaining", "replies", "short")
 
-    def __init__(self, future: asyncio.Future[list[Any]], count: int, durable: bool) -> None:
+    def __init__(
+        self, future: asyncio.Future[list[Any]], count: int, durable: bool, deadline: float
+    ) -> None:
         self.future = future
-        self.replies: list[Any] = [None] * count
+        # A reply not in by the deadline stays UNANSWERED: an error in place.
+        self.replies: list[Any] = [UNANSWERED] * count
         self.remaining = count
         self.durable = durable
+        self.deadline = deadline
         self.short = False  # a WAIT covering its writes fell short
+
+    def settle(self, index: int, reply: Any) -> None:
+        self.replies[index] = reply
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.finish()
+
+    def finish(self) -> None:
+        """Answer the caller with what is in (at the latest, at the deadline)."""
+        if self.future.done():
+            return
+        if self.short:
+            metrics.REDIS_WAIT_SHORTFALLS.inc()
+            self.future.set_exception(NotReplicated(self.replies))
+        else:
+            self.future.set_result(self.replies)
 
 
 @dataclass(slots=True)
@@ -94,7 +126,7 @@ class Owner(Protocol):
 class Lane:
     """The auto-pipeline of one primary."""
 
-    __slots__ = ("_exchanges", "_in_flight", "_owner", "name", "queue", "source")
+    __slots__ = ("_exchanges", "_in_flight", "_owner", "exchanges", "name", "queue", "source")
 
     def __init__(self, name: str, source: Source, owner: Owner) -> None:
         self.name = name
@@ -103,6 +135,7 @@ class Lane:
         self.queue: list[Entry] = []
         self._in_flight = 0
         self._exchanges: set[asyncio.Task[None]] = set()
+        self.exchanges = 0  # pipelines sent so far
 
     def flush(self) -> None:
         """Start pipelines for what is queued, as far as the in-flight bound allows."""
@@ -111,6 +144,7 @@ class Lane:
             self.queue = self.queue[MAX_BATCH:]
             if batch:
                 self._in_flight += 1
+                self.exchanges += 1
                 task = asyncio.create_task(self._exchange(batch))
                 self._exchanges.add(task)
                 task.add_done_callback(self._exchanges.discard)
