@@ -10,6 +10,7 @@ import time
 import pytest
 
 from gateway.client import AppServer
+from tests.calls import ready_device
 from tests.conftest import RedisServer, device_number, wait_for
 
 
@@ -78,3 +79,25 @@ async def test_hung_redis_answers_503_within_two_seconds(own_redis, start_node, 
         os.kill(own_redis.process.pid, signal.SIGCONT)
     await wait_for(lambda: node.http_status("/readyz") == 200, timeout=10)
     await devices[0].activate(client_id)
+
+
+@pytest.mark.standalone_only("needs a primary without replicas")
+async def test_without_enough_replicas_answers_503_not_replicated(start_node, connect, http):
+    plain = start_node()
+    durable = start_node(redis_wait_replicas=1, redis_timeout=0.3)
+    device, client_id, registration_id = await ready_device(connect, plain.ws_url)
+    async with http.post(
+        durable.url + "/v1/notifications",
+        json={"registrationID": registration_id, "payload": "kept"},
+    ) as response:
+        body = await response.json()
+        assert response.status == 503 and response.headers["Retry-After"] == "1"
+    assert body["code"] == 503 and "not replicated" in body["detail"]
+    note = await device.next_notification(timeout=5)  # stored all the same, and rung
+    assert note["payload"] == "kept"
+    other = await connect(durable.ws_url)
+    response = await other.request(
+        {"messageType": "aoiClientRegistrationReq", "deviceNumber": device_number()}, timeout=5
+    )
+    assert response["code"] == 503 and "not replicated" in response["detail"]
+    assert "clientID" not in response

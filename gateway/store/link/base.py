@@ -81,7 +81,9 @@ class Link(ABC):
         self.options = options
         self.deadline = options.timeout * 1.5
         self.wait_replicas = options.wait_replicas
-        self.wait_ms = max(1, int(options.timeout * 1000))
+        # WAIT gets most of --redis-timeout: Redis checks its timeout on a 100 ms timer,
+        # and the exchange around it must still end within the deadline.
+        self.wait_ms = max(1, int(options.timeout * 800))
         self.scripts = options.scripts
         self.address = address  # for logs: no credentials
         self.on_recovered: Callable[[], None] = lambda: None
