@@ -85,7 +85,7 @@ async def test_hung_redis_answers_503_within_two_seconds(own_redis, start_node, 
 async def test_without_enough_replicas_answers_503_not_replicated(start_node, connect, http):
     plain = start_node()
     durable = start_node(redis_wait_replicas=1, redis_timeout=0.3)
-    device, client_id, registration_id = await ready_device(connect, plain.ws_url)
+    device, _, registration_id = await ready_device(connect, plain.ws_url)
     async with http.post(
         durable.url + "/v1/notifications",
         json={"registrationID": registration_id, "payload": "kept"},
