@@ -116,6 +116,8 @@ class NodeBus:
             self._store.resend_doorbells()
             with contextlib.suppress(Unavailable):
                 await self._store.publish(self._node_id, f"ping {self._token}")
+            with contextlib.suppress(Unavailable):
+                await self._store.ping()  # notices outages, and what recovery must re-read
             if time.monotonic() - self._last_echo > self._stale_after:
                 log.warning("node bus stale: own ping did not come back; reconnecting")
                 self._reconnect.set()

@@ -165,7 +165,10 @@ class Link(ABC):
         now = loop.time()
         deadlines = self._deadlines
         while deadlines and (deadlines[0].future.done() or deadlines[0].deadline <= now):
-            deadlines.popleft().finish()
+            submission = deadlines.popleft()
+            if not submission.future.done():
+                self._degraded = True  # a reply may be lost: what it would have rung too
+                submission.finish()
         self._sweeper = loop.call_later(_SWEEP_PERIOD, self._sweep) if self._deadlines else None
 
     def _dispatch(self) -> None:
@@ -204,13 +207,10 @@ class Link(ABC):
         entry.submission.settle(entry.index, reply)
 
     def replied(self, lane: Lane, failed: bool) -> None:
-        """A lane's exchange ended; after failures, the first success rings every channel."""
+        """A lane's exchange ended; a failure marks the link degraded until every
+        primary answers PING again (see ``ping``)."""
         if failed:
             self._degraded = True
-        elif self._degraded:
-            self._degraded = False
-            log.info("redis link recovered")
-            self.on_recovered()
 
     async def _redirect(self, entry: Entry, error: MovedError | AskError) -> None:
         """A MOVED or ASK reply: the command did not run; send it where it belongs."""
@@ -230,11 +230,23 @@ class Link(ABC):
     # Conveniences.
 
     async def ping(self) -> None:
-        """Every primary answers PING (raises the first error otherwise)."""
+        """Every primary answers PING (raises the first error otherwise).
+
+        The first full answer after the link was degraded (a failed exchange, a reply
+        lost to the deadline, a failover reply) calls ``on_recovered`` once: doorbells
+        may have been lost meanwhile, so every channel re-reads its queue. Once per
+        recovery of the whole deployment, not per exchange: a shard that stays down
+        does not make the node re-read every queue again and again.
+        """
         primaries = self.primaries()
         if not primaries:
             raise RedisError("no Redis primary known yet")
+        degraded = self._degraded
         _raise_first(await self.submit_each(primaries, ("PING",)))
+        if degraded and self._degraded:
+            self._degraded = False
+            log.info("redis link recovered")
+            self.on_recovered()
 
     async def load_scripts(self) -> None:
         """Load every script on every primary."""
