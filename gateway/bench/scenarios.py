@@ -263,18 +263,21 @@ async def _acknowledged(setup: Setup, before: Snapshot, accepted: int) -> bool:
     return await _wait_for(done, min(10.0, setup.remaining))
 
 
+def _redis_costs(before: Snapshot, after: Snapshot, delivered: int) -> tuple[Any, Any]:
+    """Redis work in total and per primary, or None without snapshots."""
+    if not (before.redis and after.redis):
+        return None, None
+    total = RedisSnapshot.total(before.redis).cost(RedisSnapshot.total(after.redis), delivered)
+    return total, [b.cost(a, delivered) for b, a in zip(before.redis, after.redis, strict=True)]
+
+
 def _push_results(
     connected: dict[str, Any], log: SendLog, delivery: Delivery, before: Snapshot, after: Snapshot
 ) -> dict[str, Any]:
     accepted = len(log.accepted)
     delivered = delivery.delivered
     elapsed = delivery.last_receipt - log.started if delivered else 0.0
-    redis_cost = shards = None
-    if before.redis and after.redis:
-        redis_cost = RedisSnapshot.total(before.redis).cost(
-            RedisSnapshot.total(after.redis), delivered
-        )
-        shards = [b.cost(a, delivered) for b, a in zip(before.redis, after.redis, strict=True)]
+    redis_cost, shards = _redis_costs(before, after, delivered)
     node_cpu = after.node_cpu - before.node_cpu
     acked = (
         None
