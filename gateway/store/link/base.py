@@ -129,6 +129,9 @@ class Link(ABC):
         ``durable`` and the WAIT after them fell short."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
+        if not commands:
+            future.set_result([])
+            return future
         if len(self._waiting) >= MAX_QUEUED:
             future.set_exception(TimeoutError("too many Redis commands waiting"))
             return future

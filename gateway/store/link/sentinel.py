@@ -42,7 +42,9 @@ def parse_addresses(addresses: str) -> list[tuple[str, int]]:
 class SentinelSource(PoolSource):
     """Connections to the primary the Sentinels name; counts each change of primary."""
 
-    _seen: Any = None
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        super().__init__(pool)
+        self._seen: Any = None  # the primary's address last connected to
 
     async def acquire(self) -> Connection:
         connection = await super().acquire()
