@@ -98,9 +98,13 @@ class NodeProcess:
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env
             )
 
+    def wait_listening(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for the ready line (the node serves; it may not be ready)."""
+        self.port = wait_until(self._ready_port, timeout)
+
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Wait for the ready line and for ``/readyz`` 200."""
-        self.port = wait_until(self._ready_port, timeout)
+        self.wait_listening(timeout)
         wait_until(lambda: self.http_status("/readyz") == 200, timeout)
 
     def start(self, timeout: float = START_TIMEOUT) -> NodeProcess:

@@ -11,10 +11,11 @@ liveness, introspection) are one module each, combined in ``Store``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -28,6 +29,8 @@ from gateway.store.scripting import SHAS, SOURCES
 
 log = logging.getLogger("gateway.store")
 T = TypeVar("T")
+P = ParamSpec("P")
+S = TypeVar("S", bound="StoreBase")
 # Doorbells whose publish failed, kept to be sent again (beyond this the oldest go:
 # the periodic catch-up finds what they were for).
 MAX_UNSENT_DOORBELLS = 10000
@@ -56,6 +59,23 @@ class Unreplicated(Unavailable):
             "time; it is stored and may still take effect, retry later"
         )
         self.replies = replies
+
+
+def bounded(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """A store call of several round trips in a row, bounded as a whole by the link's
+    deadline (1.5 x --redis-timeout), like a single one: Unavailable past it."""
+
+    async def call(store: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            async with asyncio.timeout(store.link.deadline):
+                return await method(store, *args, **kwargs)
+        except TimeoutError as error:
+            raise unavailable(error) from error
+
+    functools.update_wrapper(call, method)
+    return call
 
 
 class StoreBase:

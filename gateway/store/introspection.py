@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound
 from gateway.runtime import metrics
+from gateway.store.base import bounded
 from gateway.store.liveness import Liveness
 from gateway.store.records import Application, ChannelInfo, ClientInfo
 
@@ -11,6 +12,7 @@ from gateway.store.records import Application, ChannelInfo, ClientInfo
 class Introspection(Liveness):
     """Introspection of one client: channel, node, applications, pending count."""
 
+    @bounded
     async def client_info(self, client_id: str) -> ClientInfo:
         raw = await self._about("client_info", client_id)
         if raw is None:

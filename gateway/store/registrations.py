@@ -6,7 +6,7 @@ from gateway.protocol import ids
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound, Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import StoreBase, client_tag
+from gateway.store.base import StoreBase, bounded, client_tag
 from gateway.store.link import Command
 from gateway.store.scripting import SHAS
 
@@ -16,6 +16,7 @@ _REGISTRATION_ATTEMPTS = 4
 class Registrations(StoreBase):
     """Registrations: deviceNumber to clientID, created once, removed with all of the client."""
 
+    @bounded
     async def register(self, device_number: str) -> str:
         """The clientID of a device, created on first registration (idempotent)."""
         for _ in range(_REGISTRATION_ATTEMPTS):
@@ -59,6 +60,7 @@ class Registrations(StoreBase):
         stored = await self._call(("HGET", keys.client(tag), "id"))
         return bool(stored == client_id)
 
+    @bounded
     async def deregister(self, client_id: str, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
         tag = client_tag(client_id)
