@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 from redis.crc import key_slot
 
 from gateway.bench.topology import Cluster
@@ -185,3 +186,13 @@ async def test_too_few_replicas_answers_not_replicated_and_keeps_the_write() -> 
         await step(plain.close())
         await step(durable.close())
         server.remove()
+
+
+def test_tls_and_unix_urls_keep_redis_pys_connection_classes() -> None:
+    """The bundled server has no TLS; what can be checked here is that the link does
+    not force its plain-TCP connection class onto rediss:// or unix:// URLs."""
+    tls = Store(Settings(redis_url="rediss://redis.example:6380/0"))
+    unix = Store(Settings(redis_url="unix:///run/redis.sock"))
+    pools = [store.link.route(("GET", "k")).source.pool for store in (tls, unix)]
+    assert [pool.connection_class for pool in pools] == [SSLConnection, UnixDomainSocketConnection]
+    assert (tls.address, unix.address) == ("rediss://redis.example:6380", "unix:///run/redis.sock")
