@@ -39,7 +39,7 @@ from gateway.store.link.lane import Command, Entry, Lane, NotReplicated, Submiss
 __all__ = ["Link", "LinkOptions", "NotReplicated", "Subscription"]
 
 log = logging.getLogger("gateway.store.link")
-MAX_QUEUED = 20000
+MAX_QUEUED = 20000  # commands waiting, per turn and per primary: beyond, an error at once
 MAX_REDIRECTS = 2
 _SWEEP_PERIOD = 0.05
 # Replies that say the deployment is changing under us: follow it.
@@ -192,6 +192,11 @@ class Link(ABC):
             self.follow(error)
             self.settle(entry, error)
             return
+        if len(lane.queue) >= MAX_QUEUED:
+            lane.queue = [waiting for waiting in lane.queue if not waiting.submission.future.done()]
+            if len(lane.queue) >= MAX_QUEUED:
+                self.settle(entry, TimeoutError("too many Redis commands waiting"))
+                return
         lane.queue.append(entry)
         touched[id(lane)] = lane
 
