@@ -105,11 +105,15 @@ def redis_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def deployment(redis_mode: str, request: pytest.FixtureRequest) -> Deployment:
-    """The Redis deployment of this test's mode."""
+def deployment(redis_mode: str, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """The Redis deployment of this test's mode, emptied after the test (its nodes
+    have stopped by then: they are torn down first)."""
     if redis_mode == "cluster":
-        return Deployment.of_cluster(request.getfixturevalue("redis_cluster"))
-    return Deployment.of_standalone(request.getfixturevalue("redis_server").url)
+        shared = Deployment.of_cluster(request.getfixturevalue("redis_cluster"))
+    else:
+        shared = Deployment.of_standalone(request.getfixturevalue("redis_server").url)
+    yield shared
+    shared.flush()
 
 
 @pytest.fixture

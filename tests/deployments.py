@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import redis as sync_redis
 import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
@@ -28,6 +29,16 @@ class Deployment:
     @classmethod
     def of_cluster(cls, cluster: Cluster) -> Deployment:
         return cls("cluster", cluster.node_args(), cluster=cluster)
+
+    def flush(self) -> None:
+        """Remove every key (scripts stay loaded), so tests sharing it start empty."""
+        if self.cluster is None:
+            assert self.url is not None
+            with sync_redis.Redis.from_url(self.url, socket_timeout=5) as client:
+                client.flushall()
+            return
+        for primary in self.cluster.primaries():
+            primary.command("FLUSHALL")
 
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[Any]:
