@@ -19,7 +19,7 @@ from gateway.protocol.errors import Unavailable
 from gateway.runtime.settings import Settings
 from gateway.store import Outgoing, Store, keys
 from gateway.store.base import Unreplicated
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, wait_for
 
 STEP = 10.0
 
@@ -196,3 +196,41 @@ def test_tls_and_unix_urls_keep_redis_pys_connection_classes() -> None:
     pools = [store.link.route(("GET", "k")).source.pool for store in (tls, unix)]
     assert [pool.connection_class for pool in pools] == [SSLConnection, UnixDomainSocketConnection]
     assert (tls.address, unix.address) == ("rediss://redis.example:6380", "unix:///run/redis.sock")
+
+
+async def test_concurrent_registrations_of_one_device_agree_on_cluster(
+    store: Store, redis_cluster: Cluster
+) -> None:
+    """The index lives in another slot than the record: written after it, a concurrent
+    registration never takes a record being created for a stale entry."""
+    other = Store(Settings(redis_cluster=redis_cluster.node_args()[1], node_id="other"))
+    try:
+        await step(other.load_scripts())
+        for _ in range(5):
+            number = "dev-" + uuid.uuid4().hex
+            attempts = [s.register(number) for s in (store, other) for _ in range(10)]
+            client_ids = await step(asyncio.gather(*attempts))
+            assert len(set(client_ids)) == 1
+    finally:
+        await step(other.close())
+
+
+async def test_before_the_slot_map_is_read_requests_fail_fast_then_work(
+    redis_cluster: Cluster,
+) -> None:
+    fresh = Store(Settings(redis_cluster=redis_cluster.node_args()[1], node_id="fresh"))
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(Unavailable):  # no slot map yet: refused, and it is read now
+            await step(fresh.register("dev-" + uuid.uuid4().hex))
+        assert asyncio.get_running_loop().time() - started < 0.5
+        await wait_for(lambda: registers(fresh), timeout=5)
+    finally:
+        await step(fresh.close())
+
+
+async def registers(store: Store) -> bool:
+    try:
+        return bool(await step(store.register("dev-" + uuid.uuid4().hex)))
+    except Unavailable:
+        return False

@@ -78,10 +78,10 @@ class ShardedSubscription(Subscription):
 
     async def open(self) -> None:
         try:
-            node = self._link.nodes.get_node_from_slot(key_slot(self._channel.encode()))
-        except RedisClusterException as error:
+            node = self._link.primary_of(self._channel)
+        except RedisError as error:
             self._link.follow(error)
-            raise RedisError(str(error)) from error
+            raise
         self._client = redis.Redis(
             host=node.host, port=int(node.port), **self._link.node_options, decode_responses=True
         )
@@ -149,12 +149,16 @@ class ClusterLink(Link):
             lane = self._lanes[node.name] = Lane(node.name, NodeSource(node, self), self)
         return lane
 
-    def route(self, command: Command) -> Lane:
+    def primary_of(self, key: str) -> ClusterNode:
+        """The primary serving ``key``'s slot, as the slot map says."""
+        slot = key_slot(key.encode())
         try:
-            node = self.nodes.get_node_from_slot(key_slot(routing_key(command).encode()))
-        except RedisClusterException as error:  # a slot no primary covers (yet)
-            raise RedisError(str(error)) from error
-        return self._lane(node)
+            return self.nodes.get_node_from_slot(slot)
+        except (RedisClusterException, LookupError) as error:  # no slot map yet, or a gap
+            raise RedisError(f"slot {slot} is not covered (yet)") from error
+
+    def route(self, command: Command) -> Lane:
+        return self._lane(self.primary_of(routing_key(command)))
 
     def primaries(self) -> list[Lane]:
         return [self._lane(node) for node in self.nodes.get_nodes_by_server_type("primary")]
