@@ -19,6 +19,7 @@ from gateway.protocol.errors import Unavailable
 from gateway.runtime.settings import Settings
 from gateway.store import Outgoing, Store, keys
 from gateway.store.base import Unreplicated
+from gateway.store.link import NotReplicated
 from tests.conftest import RedisServer, wait_for
 
 STEP = 10.0
@@ -234,3 +235,22 @@ async def registers(store: Store) -> bool:
         return bool(await step(store.register("dev-" + uuid.uuid4().hex)))
     except Unavailable:
         return False
+
+
+async def test_what_need_not_wait_is_answered_before_the_wait() -> None:
+    server = RedisServer()  # no replica: WAIT takes its whole timeout
+    server.start()
+    store = Store(Settings(redis_url=server.url, redis_wait_replicas=1, redis_timeout=1.0))
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        durable = store.link.submit([("SET", "aoi:test:durable", 1)], durable=True)
+        plain = store.link.submit([("GET", "aoi:test:durable")])  # same turn, same pipeline
+        assert await step(plain) == ["1"]
+        assert loop.time() - started < 0.4
+        with pytest.raises(NotReplicated):
+            await step(durable)
+        assert loop.time() - started >= 0.75  # WAIT got 0.8 x the timeout
+    finally:
+        await step(store.close())
+        server.remove()

@@ -36,6 +36,7 @@ _ASKING = hiredis.pack_command(("ASKING",))
 
 
 UNANSWERED = TimeoutError("Redis did not answer in time")
+ANSWERED = object()  # in a lane's replies: settled already
 
 
 class NotReplicated(RedisError):
@@ -63,6 +64,8 @@ class Submission:
         self.short = False  # a WAIT covering its writes fell short
 
     def settle(self, index: int, reply: Any) -> None:
+        if self.replies[index] is not UNANSWERED:
+            return  # answered early (before the pipeline's WAIT), then the exchange failed
         self.replies[index] = reply
         self.remaining -= 1
         if self.remaining == 0:
@@ -167,7 +170,8 @@ class Lane:
                 self.flush()
         self._owner.replied(self, failed)
         for entry, reply in zip(batch, replies, strict=True):
-            self._owner.settle(entry, reply)
+            if reply is not ANSWERED:
+                self._owner.settle(entry, reply)
 
     async def _run(self, batch: list[Entry]) -> list[Any]:
         connection = await self.source.acquire()
@@ -206,11 +210,20 @@ class Lane:
                 await _reply(connection)
             replies.append(await _reply(connection))
         if durable:
+            self._answer_before_wait(batch, replies)
             acknowledged = await _reply(connection)
             if not isinstance(acknowledged, int) or acknowledged < self._owner.wait_replicas:
                 for entry in batch:
                     entry.submission.short = entry.submission.short or entry.submission.durable
         return replies
+
+    def _answer_before_wait(self, batch: Sequence[Entry], replies: list[Any]) -> None:
+        """Answer what need not wait for replication now, not after the WAIT (which
+        takes its whole timeout while a replica is down)."""
+        for index, (entry, reply) in enumerate(zip(batch, replies, strict=True)):
+            if not entry.submission.durable and not isinstance(reply, NoScriptError):
+                self._owner.settle(entry, reply)
+                replies[index] = ANSWERED
 
     async def close(self) -> None:
         for task in list(self._exchanges):
