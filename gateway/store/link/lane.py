@@ -75,6 +75,11 @@ class Submission:
         """Answer the caller with what is in (at the latest, at the deadline)."""
         if self.future.done():
             return
+        if self.remaining:  # the deadline passed: each missing reply its own error
+            self.replies = [
+                TimeoutError("Redis did not answer in time") if r is UNANSWERED else r
+                for r in self.replies
+            ]
         if self.short:
             metrics.REDIS_WAIT_SHORTFALLS.inc()
             self.future.set_exception(NotReplicated(self.replies))
