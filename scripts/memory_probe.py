@@ -17,11 +17,11 @@ import tracemalloc
 import uvloop
 from aiohttp import web
 
-from gateway.node.app import build_app
 from gateway.client import Device
-from gateway.runtime.settings import Settings
+from gateway.node.app import build_app
 from gateway.node.embedded import EmbeddedRedis
 from gateway.node.node import Node
+from gateway.runtime.settings import Settings
 
 HOLD_SECONDS = 120
 
@@ -50,7 +50,7 @@ async def hold_devices(port: int, count: int) -> None:
 async def probe(count: int) -> None:
     redis = EmbeddedRedis()
     redis.start()
-    node = Node.create(Settings(node_id="probe", port=0, connect_rate=1e6), redis.url)
+    node = Node.create(Settings(node_id="probe", port=0, connect_rate=1e6, redis_url=redis.url))
     runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -38,14 +38,20 @@ def _pyplot() -> Any:
 
 
 def load(paths: list[Path]) -> list[dict[str, Any]]:
-    """The push results among ``paths`` (other files are skipped)."""
+    """The push results on standalone Redis among ``paths`` (other files are skipped:
+    the Sentinel and Cluster runs are compared in a table, not plotted)."""
     documents = []
     for path in paths:
         try:
             document = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if document.get("tool") == "aoi-bench" and document.get("scenario") == "push":
+        standalone = document.get("parameters", {}).get("redis_mode", "standalone") == "standalone"
+        if (
+            document.get("tool") == "aoi-bench"
+            and document.get("scenario") == "push"
+            and standalone
+        ):
             documents.append(document)
     return documents
 

@@ -1,7 +1,14 @@
-"""Fixtures: a real Redis-compatible server and real gateway node processes on loopback."""
+"""Fixtures: real Redis deployments and real gateway node processes on loopback.
+
+Tests under BOTH_MODES run once per Redis mode in ``AOI_TEST_REDIS_MODES``
+(default: standalone and cluster); the Cluster (three shards of two) is started
+once per session and shared. A test that only makes sense on one standalone
+server is marked ``standalone_only`` and skips in the other modes.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,8 +19,10 @@ import aiohttp
 import pytest
 
 from gateway.bench.nodeprocess import NodeProcess, free_port, wait_until
+from gateway.bench.topology import Cluster
 from gateway.client import AppServer, Device
 from gateway.node.embedded import EmbeddedRedis
+from tests.deployments import Deployment
 
 __all__ = ["NodeProcess", "free_port", "wait_until"]  # helpers the tests import from here
 
@@ -53,6 +62,37 @@ def node_args(options: dict[str, Any]) -> list[str]:
     return args
 
 
+BOTH_MODES = (
+    "tests/fleet/",
+    "tests/api/test_notifications.py",
+    "tests/node/test_end_to_end.py",
+    "tests/node/test_expiry.py",
+)
+MODES = tuple(os.environ.get("AOI_TEST_REDIS_MODES", "standalone,cluster").split(","))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "standalone_only(reason): the test needs one standalone Redis server"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the multi-node, delivery, drain and crash tests in every Redis mode."""
+    path = Path(metafunc.definition.fspath).relative_to(Path(__file__).parent.parent).as_posix()
+    if "redis_mode" in metafunc.fixturenames and path.startswith(BOTH_MODES):
+        metafunc.parametrize("redis_mode", MODES, indirect=True)
+
+
+@pytest.fixture
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    mode: str = getattr(request, "param", "standalone")
+    marker = request.node.get_closest_marker("standalone_only")
+    if marker is not None and mode != "standalone":
+        pytest.skip(f"standalone only: {marker.args[0]}")
+    return mode
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
@@ -61,13 +101,34 @@ def redis_server() -> Iterator[RedisServer]:
     server.remove()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Cluster]:
+    """One Cluster for the session (tests use keys of their own, so they can share it)."""
+    cluster = Cluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def start_node(redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
-    """Start node processes sharing the session's Redis; all are stopped afterwards."""
+def deployment(redis_mode: str, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """The Redis deployment of this test's mode, emptied after the test (its nodes
+    have stopped by then: they are torn down first)."""
+    if redis_mode == "cluster":
+        shared = Deployment.of_cluster(request.getfixturevalue("redis_cluster"))
+    else:
+        shared = Deployment.of_standalone(request.getfixturevalue("redis_server").url)
+    yield shared
+    shared.flush()
+
+
+@pytest.fixture
+def start_node(deployment: Deployment, tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
+    """Start node processes sharing the test's Redis; all are stopped afterwards."""
     started: list[NodeProcess] = []
 
     def start(
-        redis_url: str | None = None, prefix: tuple[str, ...] = (), **options: Any
+        redis: str | list[str] | None = None, prefix: tuple[str, ...] = (), **options: Any
     ) -> NodeProcess:
         options.setdefault("drain_window", 0.5)
         options.setdefault("catchup_interval", 0.5)
@@ -76,7 +137,7 @@ def start_node(redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[.
         options.setdefault("address_register_rate", UNLIMITED_RATE)
         node_id = f"node-{uuid.uuid4().hex[:8]}"
         args = node_args(options)
-        node = NodeProcess(redis_url or redis_server.url, tmp_path, node_id, args, prefix)
+        node = NodeProcess(redis or deployment.node_args, tmp_path, node_id, args, prefix)
         started.append(node)
         return node.start(START_TIMEOUT)
 

@@ -17,6 +17,7 @@ from gateway.store import NodeFigures, Outgoing
 MAX_PAYLOAD_BYTES = 4096
 MAX_BATCH = 500
 DEFAULT_TTL = 86400
+RETRY_AFTER_SECONDS = "1"
 
 Ttl = Annotated[int, msgspec.Meta(ge=0, le=2419200)]
 CollapseKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -84,7 +85,7 @@ def error_response(error: GatewayError) -> web.Response:
     if error.code == 401:
         response.headers["WWW-Authenticate"] = SCHEME
     elif error.code == 503:
-        response.headers["Retry-After"] = "1"
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     elif error.code in _BODY_ERRORS:
         response.force_close()
     return response

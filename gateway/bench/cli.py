@@ -1,9 +1,10 @@
 """``aoi-bench``: a load generator and benchmark of AOI gateway nodes.
 
-``aoi-bench push --local-nodes 2 --devices 2000 --notifications 20000`` starts an
-embedded Redis and two nodes on loopback, connects 2000 devices round-robin,
-sends 20000 notifications to random devices through random nodes, checks that
-each arrives exactly once at the right device, and stops everything again.
+``aoi-bench push --local-nodes 2 --devices 2000 --notifications 20000`` starts a
+loopback Redis (``--redis-mode standalone``, ``sentinel`` or ``cluster``) and two
+nodes, connects 2000 devices round-robin, sends 20000 notifications to random
+devices through random nodes, checks that each arrives exactly once at the right
+device, and stops everything again.
 ``aoi-bench connect`` measures full handshakes per second and resident memory per
 channel. Targets are only local nodes it started or URLs given with ``--url``;
 every run is bounded by ``--duration-limit``. A progress line goes to stderr once
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from gateway.bench import report
-from gateway.bench.local import LocalCluster, raise_open_files_limit
+from gateway.bench.local import REDIS_MODES, LocalCluster, raise_open_files_limit
 from gateway.bench.scenarios import PushOptions, Setup, is_loopback, run_connect, run_push
 from gateway.runtime import eventloop
 
@@ -50,7 +51,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add("--url", action="append", default=[], help="node base URL (repeat for several nodes)")
     add("--local-nodes", type=_bounded(int, 1, 16), default=0, help="start Redis + N nodes")
     add("--node-arg", action="append", default=[], help="extra argument for local nodes")
-    add("--redis-url", help="Redis to read INFO from (default: the local one)")
+    add("--redis-mode", choices=REDIS_MODES, default="standalone", help="of --local-nodes")
+    add("--redis-url", action="append", default=[], help="Redis to read INFO from (repeat)")
     add("--devices", type=_bounded(int, 1, MAX_DEVICES), default=100)
     add("--duration-limit", type=_bounded(float, 1, 3600), default=300.0, help="seconds")
     add("--devices-per-worker", type=_bounded(int, 1, 15_000), default=10_000)
@@ -82,7 +84,7 @@ def _check_targets(args: argparse.Namespace) -> None:
     """Only local nodes or explicitly given URLs; exit 2 otherwise."""
     if bool(args.url) == bool(args.local_nodes):
         raise SystemExit("aoi-bench: error: give either --local-nodes N or --url URL")
-    for url in [*args.url, *([args.redis_url] if args.redis_url else [])]:
+    for url in [*args.url, *args.redis_url]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "redis", "rediss") or not parts.hostname:
             raise SystemExit(f"aoi-bench: error: not a node or Redis URL: {url}")
@@ -96,7 +98,7 @@ async def _targets(args: argparse.Namespace) -> AsyncIterator[tuple[list[str], A
     if not args.local_nodes:
         yield [url.rstrip("/") for url in args.url], None
         return
-    cluster = LocalCluster(args.local_nodes, args.node_arg)
+    cluster = LocalCluster(args.local_nodes, args.node_arg, args.redis_mode)
     try:
         await asyncio.to_thread(cluster.start)
         yield cluster.urls, cluster
@@ -138,7 +140,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             urls=urls,
             session=session,
             deadline=started + args.duration_limit,
-            redis_url=args.redis_url or (cluster.redis_url if cluster else None),
+            redis_urls=args.redis_url or (cluster.redis_urls if cluster else []),
             node_pids=cluster.node_pids if cluster else [],
             per_worker=args.devices_per_worker,
             connect_concurrency=args.connect_concurrency,

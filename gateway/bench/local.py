@@ -1,4 +1,4 @@
-"""A local setup for ``aoi-bench``: one embedded Redis and N node processes on loopback."""
+"""A local setup for ``aoi-bench``: a loopback Redis deployment and N node processes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import resource
 import tempfile
 from pathlib import Path
 
-from gateway.bench.nodeprocess import NodeProcess, free_port
-from gateway.node.embedded import EmbeddedRedis
+from gateway.bench.nodeprocess import NodeProcess
+from gateway.bench.topology import topology
 
 # Node options that keep the node's own limits out of the measurement (all devices
 # connect from a few loopback addresses, so the per-address limits are raised too).
@@ -15,6 +15,7 @@ DEFAULT_NODE_ARGS = (
     *("--connect-rate", "1000000", "--max-connections", "100000"),
     *("--address-connect-rate", "1000000", "--address-register-rate", "1000000"),
 )
+REDIS_MODES = ("standalone", "sentinel", "cluster")
 
 
 def raise_open_files_limit() -> int:
@@ -25,18 +26,19 @@ def raise_open_files_limit() -> int:
 
 
 class LocalCluster:
-    """Embedded Redis plus ``count`` nodes; ``stop`` ends all of them."""
+    """A Redis deployment (``mode``) plus ``count`` nodes; ``stop`` ends all of them."""
 
-    def __init__(self, count: int, node_args: list[str]) -> None:
+    def __init__(self, count: int, node_args: list[str], mode: str = "standalone") -> None:
         self.count = count
         self.node_args = node_args
         self.log_dir = Path(tempfile.mkdtemp(prefix="aoi-bench-"))
-        self.redis = EmbeddedRedis(port=free_port())
+        self.redis = topology(mode)
         self.nodes: list[NodeProcess] = []
 
     @property
-    def redis_url(self) -> str:
-        return self.redis.url
+    def redis_urls(self) -> list[str]:
+        """One URL per primary (per shard), to read INFO from."""
+        return [f"redis://{server.address}" for server in self.redis.primaries()]
 
     @property
     def urls(self) -> list[str]:
@@ -51,8 +53,9 @@ class LocalCluster:
         raise_open_files_limit()  # inherited by the nodes
         self.redis.start()
         args = ["--log-format", "json", *DEFAULT_NODE_ARGS, *self.node_args]
+        redis_args = self.redis.node_args()
         for index in range(self.count):
-            node = NodeProcess(self.redis_url, self.log_dir, f"bench-node-{index + 1}", args)
+            node = NodeProcess(redis_args, self.log_dir, f"bench-node-{index + 1}", args)
             node.launch()
             self.nodes.append(node)
         for node in self.nodes:
@@ -61,4 +64,4 @@ class LocalCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
-        self.redis.remove()
+        self.redis.stop()

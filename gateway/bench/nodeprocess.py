@@ -73,15 +73,17 @@ class NodeProcess:
 
     def __init__(
         self,
-        redis_url: str,
+        redis: str | Sequence[str],
         log_dir: Path,
         node_id: str,
         args: Sequence[str] = (),
         prefix: Sequence[str] = (),
     ) -> None:
+        """``redis``: a standalone Redis URL, or the node's Redis options (e.g. a
+        deployment's ``node_args()``)."""
         self.node_id = node_id
         self.prefix = list(prefix)  # e.g. a prlimit command line the node runs under
-        self.redis_url = redis_url
+        self.redis_args = ["--redis-url", redis] if isinstance(redis, str) else list(redis)
         self.args = list(args)
         self.log_path = log_dir / f"{node_id}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -92,19 +94,25 @@ class NodeProcess:
         command = [
             *self.prefix,
             *(sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", "0"),
-            *("--redis-url", self.redis_url, "--node-id", self.node_id),
+            *self.redis_args,
+            *("--node-id", self.node_id),
             *self.args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("AOI_REDIS_URL", None)
+        for name in ("URL", "SENTINEL", "CLUSTER"):
+            env.pop(f"AOI_REDIS_{name}", None)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env
             )
 
+    def wait_listening(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for the ready line (the node serves; it may not be ready)."""
+        self.port = wait_until(self._ready_port, timeout)
+
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Wait for the ready line and for ``/readyz`` 200."""
-        self.port = wait_until(self._ready_port, timeout)
+        self.wait_listening(timeout)
         wait_until(lambda: self.http_status("/readyz") == 200, timeout)
 
     def start(self, timeout: float = START_TIMEOUT) -> NodeProcess:
@@ -127,6 +135,11 @@ class NodeProcess:
     def http_status(self, path: str) -> int:
         """The status of ``GET path`` on the node, 0 when it does not answer."""
         return http_status(self.url + path)
+
+    @property
+    def redis_url(self) -> str | None:
+        """The standalone Redis URL the node was started with (None in other modes)."""
+        return self.redis_args[1] if self.redis_args[:1] == ["--redis-url"] else None
 
     @property
     def pid(self) -> int:

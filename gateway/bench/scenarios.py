@@ -34,7 +34,7 @@ class Setup:
     urls: list[str]
     session: aiohttp.ClientSession
     deadline: float  # monotonic
-    redis_url: str | None = None
+    redis_urls: list[str] = field(default_factory=list)  # one per primary (shard)
     node_pids: list[int] = field(default_factory=list)
     per_worker: int = 10_000
     connect_concurrency: int = 200
@@ -52,7 +52,7 @@ class Snapshot:
 
     node_cpu: float
     node_rss: list[int]
-    redis: RedisSnapshot | None
+    redis: list[RedisSnapshot] | None  # per primary
     delivered: float | None
 
 
@@ -83,21 +83,25 @@ async def _delivered_count(setup: Setup) -> float | None:
     return total
 
 
-async def _redis_snapshot(url: str | None) -> RedisSnapshot | None:
-    if url is None:
-        return None
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        return RedisSnapshot.from_info(await client.info("commandstats", "stats", "cpu"))
-    finally:
-        await client.aclose()
+async def _redis_snapshot(urls: list[str]) -> list[RedisSnapshot] | None:
+    """One snapshot per primary, or None without any."""
+    snapshots = []
+    for url in urls:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            snapshots.append(
+                RedisSnapshot.from_info(await client.info("commandstats", "stats", "cpu"))
+            )
+        finally:
+            await client.aclose()
+    return snapshots or None
 
 
 async def snapshot(setup: Setup) -> Snapshot:
     return Snapshot(
         sum(cpu_seconds(pid) for pid in setup.node_pids),
         [rss_bytes(pid) for pid in setup.node_pids],
-        await _redis_snapshot(setup.redis_url),
+        await _redis_snapshot(setup.redis_urls),
         await _delivered_count(setup),
     )
 
@@ -259,13 +263,21 @@ async def _acknowledged(setup: Setup, before: Snapshot, accepted: int) -> bool:
     return await _wait_for(done, min(10.0, setup.remaining))
 
 
+def _redis_costs(before: Snapshot, after: Snapshot, delivered: int) -> tuple[Any, Any]:
+    """Redis work in total and per primary, or None without snapshots."""
+    if not (before.redis and after.redis):
+        return None, None
+    total = RedisSnapshot.total(before.redis).cost(RedisSnapshot.total(after.redis), delivered)
+    return total, [b.cost(a, delivered) for b, a in zip(before.redis, after.redis, strict=True)]
+
+
 def _push_results(
     connected: dict[str, Any], log: SendLog, delivery: Delivery, before: Snapshot, after: Snapshot
 ) -> dict[str, Any]:
     accepted = len(log.accepted)
     delivered = delivery.delivered
     elapsed = delivery.last_receipt - log.started if delivered else 0.0
-    redis_cost = before.redis.cost(after.redis, delivered) if before.redis and after.redis else None
+    redis_cost, shards = _redis_costs(before, after, delivered)
     node_cpu = after.node_cpu - before.node_cpu
     acked = (
         None
@@ -293,6 +305,7 @@ def _push_results(
         "unexpected": delivery.unexpected,
         "truncated": log.truncated,
         "redis": redis_cost,
+        "redis_per_primary": shards,
         "node_cpu_seconds": round(node_cpu, 3),
         "node_cpu_ms_per_delivered": round(node_cpu * 1000 / delivered, 4) if delivered else None,
     }

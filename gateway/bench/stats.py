@@ -24,6 +24,7 @@ _EXACT = 128
 _SUB = 64
 _TOP_LEVEL_ONLY = frozenset(
     {"evalsha", "evalsha_ro", "eval", "eval_ro", "get", "set", "exists", "zcount", "ping", "del"}
+    | {"publish", "spublish", "wait"}  # the store sends these itself, never from a script
 )
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -141,6 +142,16 @@ class RedisSnapshot:
             top_level,
             int(info.get("total_reads_processed", 0)),
             float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
+        )
+
+    @classmethod
+    def total(cls, shards: list[RedisSnapshot]) -> RedisSnapshot:
+        """The counters of several servers (the shards of a cluster) added up."""
+        return cls(
+            sum(s.commands for s in shards),
+            sum(s.top_level for s in shards),
+            sum(s.round_trips for s in shards),
+            sum(s.cpu_seconds for s in shards),
         )
 
     def cost(self, after: RedisSnapshot, delivered: int) -> dict[str, float | int | None]:

@@ -1,10 +1,13 @@
 """The node bus: Redis pub/sub addressed to one node, used only as a doorbell.
 
-Each node listens on its own channel. Messages tell it to wake a channel, close
-a connection or drop a channel; none carries data that would be lost with the
-message. The listener proves itself by a periodic ping sent through the node's
-own channel: while the ping does not come back the bus is unhealthy, and after
-any reconnect the node re-reads every channel's queue.
+Each node listens on its own channel (sharded pub/sub on Redis Cluster, so the
+channel lives on one shard). Messages tell it to wake a channel, close a
+connection or drop a channel; none carries data that would be lost with the
+message. The listener proves itself by a periodic ping published to the node's
+own channel through the store's link, which follows failovers: while the ping
+does not come back (the listener's connection broke, or still listens on a
+primary that was replaced) the bus is unhealthy and is subscribed again, and
+after every subscription the node re-reads every channel's queue.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import secrets
 import time
 from collections.abc import Callable
 
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from gateway.protocol.errors import Unavailable
+from gateway.runtime import metrics
 from gateway.store import Store, keys
 
 log = logging.getLogger(__name__)
@@ -31,18 +34,14 @@ class NodeBus:
 
     def __init__(
         self,
-        url: str,
         node_id: str,
         store: Store,
         on_message: Callable[[str], None],
         on_subscribed: Callable[[], None],
         *,
         timeout: float,
-        password: str | None = None,
         ping_interval: float = 1.0,
     ) -> None:
-        self._url = url
-        self._password = password
         self._node_id = node_id
         self._store = store
         self._on_message = on_message
@@ -77,35 +76,28 @@ class NodeBus:
                 finally:
                     self._subscribed = False
                 self.reconnects += 1
+                metrics.BUS_RESUBSCRIBES.inc()
         finally:
             pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
 
     async def _listen(self) -> None:
-        client = redis.Redis.from_url(
-            self._url,
-            password=self._password,
-            socket_connect_timeout=self._timeout,
-            decode_responses=True,
-        )
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        subscription = self._store.link.subscription(keys.bus_channel(self._node_id))
         try:
             async with asyncio.timeout(self._timeout * 2):
-                await pubsub.subscribe(keys.bus_channel(self._node_id))
+                await subscription.open()
             self._subscribed = True
             self._last_echo = time.monotonic()
             self._reconnect.clear()
             self._on_subscribed()
             while not self._reconnect.is_set():
-                message = await pubsub.get_message(timeout=0.5)
+                message = await subscription.next_message(timeout=0.5)
                 if message is not None:
-                    self._receive(str(message["data"]))
+                    self._receive(message)
         finally:
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await client.aclose()
+            async with asyncio.timeout(self._timeout):
+                await subscription.close()
 
     def _receive(self, data: str) -> None:
         if data == f"ping {self._token}":
@@ -121,8 +113,11 @@ class NodeBus:
             await asyncio.sleep(self._ping_interval)
             if not self._subscribed:
                 continue
+            self._store.resend_doorbells()
             with contextlib.suppress(Unavailable):
                 await self._store.publish(self._node_id, f"ping {self._token}")
+            with contextlib.suppress(Unavailable):
+                await self._store.ping()  # notices outages, and what recovery must re-read
             if time.monotonic() - self._last_echo > self._stale_after:
                 log.warning("node bus stale: own ping did not come back; reconnecting")
                 self._reconnect.set()

@@ -8,30 +8,32 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from gateway.node.app import listen, serve
 from gateway.node.credentials import Credentials
 from gateway.node.embedded import embedded_redis
 from gateway.node.node import Node
 from gateway.runtime import eventloop, logs
-from gateway.runtime.settings import Settings, load_settings
+from gateway.runtime.settings import REDIS_MODES, Settings, load_settings
 
 log = logging.getLogger("gateway")
 
 
 @contextlib.asynccontextmanager
-async def redis_for(settings: Settings) -> AsyncIterator[str]:
-    """The configured Redis URL, or a private embedded server for the node's lifetime."""
-    if settings.redis_url is not None:
-        yield settings.redis_url
+async def redis_for(settings: Settings) -> AsyncIterator[Settings]:
+    """The settings, with a private embedded server for the node's lifetime when they
+    name no Redis deployment."""
+    if any(getattr(settings, name) is not None for name in REDIS_MODES):
+        yield settings
         return
     async with embedded_redis() as url:
         log.warning(
-            "no --redis-url: started an embedded Redis-compatible server at %s; "
+            "no Redis option: started an embedded Redis-compatible server at %s; "
             "single-node development setup, nothing survives a restart",
             url,
         )
-        yield url
+        yield replace(settings, redis_url=url)
 
 
 async def run(settings: Settings, credentials: Credentials) -> int:
@@ -47,8 +49,8 @@ async def run(settings: Settings, credentials: Credentials) -> int:
                 log.error("cannot listen on %s:%d: %s", settings.host, port, reason)
                 return 1
         main, ops = bound[0], (bound[1] if len(bound) > 1 else None)
-        async with redis_for(settings) as url:
-            node = Node.create(settings, url, credentials)
+        async with redis_for(settings) as configured:
+            node = Node.create(configured, credentials)
             _warn_open(credentials)
             await serve(node, main, ops)
     return 0

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from gateway.api.keys import ApiKeys
 from gateway.api.reading import BodyBudget, BodyLimits
@@ -22,14 +21,6 @@ from gateway.ws.registry import LocalChannels
 from gateway.ws.tokens import DeviceKeys
 
 log = logging.getLogger(__name__)
-
-
-def redis_address(url: str) -> str:
-    """The Redis URL without credentials, fit for logs."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix://{parts.path}"
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
 
 
 def _limits(settings: Settings) -> tuple[AddressLimits, BodyLimits]:
@@ -54,16 +45,20 @@ class Node:
     connect_bucket: TokenBucket
     address_limits: AddressLimits
     body_limits: BodyLimits
-    redis_address: str
     credentials: Credentials = field(default_factory=Credentials)
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _checks: set[asyncio.Task[None]] = field(default_factory=set)
+    _data_check: asyncio.Lock = field(default_factory=asyncio.Lock)
     beat_now: asyncio.Event = field(default_factory=asyncio.Event)  # publish figures at once
 
     @property
     def node_id(self) -> str:
         return self.settings.node_id
+
+    @property
+    def redis_address(self) -> str:
+        return self.store.address
 
     @property
     def api_keys(self) -> ApiKeys | None:
@@ -76,38 +71,32 @@ class Node:
         return None if file is None else file.value
 
     @classmethod
-    def create(
-        cls, settings: Settings, redis_url: str, credentials: Credentials | None = None
-    ) -> Node:
-        store = Store(
-            redis_url,
-            node_id=settings.node_id,
-            timeout=settings.redis_timeout,
-            status_retention=settings.status_retention,
-            password=settings.redis_password,
-            registration_ttl=settings.registration_ttl,
-        )
+    def create(cls, settings: Settings, credentials: Credentials | None = None) -> Node:
+        """A node on the Redis deployment ``settings`` name."""
+        store = Store(settings)
         local = LocalChannels(store)
         node: Node | None = None
 
-        def subscribed() -> None:  # the bus (re)subscribed: doorbells may be lost
+        def resync() -> None:
+            # After a resubscribe or an outage of the link, doorbells may have been lost
+            # (re-read every queue), and Redis may have lost its data (check the marker).
             local.ring_all()
             if node is not None:
                 node.check_data_soon()
 
+        store.link.on_recovered = resync
         bus = NodeBus(
-            redis_url,
             settings.node_id,
             store,
             local.on_bus_message,
-            subscribed,
+            resync,
             timeout=settings.redis_timeout,
-            password=settings.redis_password,
         )
         bucket = TokenBucket(settings.connect_rate, settings.connect_rate)
-        address = redis_address(redis_url)
-        credentials = credentials or Credentials()
-        return cls(settings, store, local, bus, bucket, *_limits(settings), address, credentials)
+        node = cls(
+            settings, store, local, bus, bucket, *_limits(settings), credentials or Credentials()
+        )
+        return node
 
     async def start(self) -> None:
         """Load the scripts, then start the bus listener, liveness record and catch-up."""
@@ -147,7 +136,12 @@ class Node:
 
     async def _check_data(self) -> None:
         """Redis lost its data: every client known on this node's connections is gone,
-        so close those connections with 4002 and the devices register again at once."""
+        so close those connections with 4002 and the devices register again at once.
+        One look at a time: two at once would both see the old marker gone."""
+        async with self._data_check:
+            await self._look_at_marker()
+
+    async def _look_at_marker(self) -> None:
         with contextlib.suppress(Unavailable):
             if await self.store.data_lost():
                 metrics.REDIS_DATA_LOSS.inc()

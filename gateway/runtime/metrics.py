@@ -67,6 +67,16 @@ AUTH_FAILURES = Counter(
     "Requests refused for their credential, by kind (api, device) and reason",
     ["kind", "reason"],
 )
+REDIS_FAILOVERS = Counter(
+    "aoi_redis_failovers", "Changes of a Redis primary this node followed (Sentinel or Cluster)"
+)
+REDIS_WAIT_SHORTFALLS = Counter(
+    "aoi_redis_wait_shortfalls",
+    "Answers refused because fewer replicas than --redis-wait-replicas acknowledged in time",
+)
+BUS_RESUBSCRIBES = Counter(
+    "aoi_bus_resubscribes", "Times the node bus listener subscribed again after losing its channel"
+)
 READY = Gauge("aoi_ready", "1 when the node reports ready")
 DRAINING = Gauge("aoi_draining", "1 while the node drains")
 

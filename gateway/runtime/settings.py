@@ -66,7 +66,7 @@ class Settings:
     registration_ttl: float = 270 * DAY
     drain_window: float = 10.0
     drain_grace: float = 20.0
-    catchup_interval: float = 2.0
+    catchup_interval: float = 60.0
     liveness_ttl: float = 15.0
     status_retention: float = DAY
     console: bool = True

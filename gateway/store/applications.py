@@ -20,7 +20,7 @@ class Applications(StoreBase):
     ) -> str:
         fresh = ids.new_id(client_tag(client_id))
         result = await self._on_client(
-            "register_application", client_id, device, application_id, fresh, limit
+            "register_application", client_id, device, application_id, fresh, limit, durable=True
         )
         if result[0] == "full":
             raise Forbidden(f"applicationID: the client already has {limit} applications")

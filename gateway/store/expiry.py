@@ -22,6 +22,7 @@ from typing import Any
 from gateway.runtime import metrics
 from gateway.store import keys
 from gateway.store.base import StoreBase, now_ms
+from gateway.store.link import Command
 from gateway.store.scripting import SHAS
 
 SEEN_BUCKETS = 16
@@ -45,13 +46,14 @@ class Expiry(StoreBase):
         """The current period of the coarse last-seen clock."""
         return now_ms() // self._period_ms
 
-    def _file(self, pipe: Any, tag: str, period: int | str) -> Any:
-        return pipe.zadd(seen_bucket(tag), {tag: int(period)})
+    @staticmethod
+    def _file(tag: str, period: int | str) -> Command:
+        return ("ZADD", seen_bucket(tag), int(period), tag)
 
     async def file_seen(self, tags: Sequence[str], period: int | str) -> None:
         """File clients whose seen period just changed (one round trip)."""
         if tags:
-            await self._batch(lambda pipe: [self._file(pipe, tag, period) for tag in tags])
+            await self._batch([self._file(tag, period) for tag in tags])
 
     async def reap(self, node_alive: Callable[[str], Awaitable[bool]]) -> int:
         """One pass over every bucket: remove the clients not seen within the TTL.
@@ -66,17 +68,11 @@ class Expiry(StoreBase):
         return removed
 
     async def _pop_due(self, key: str, cutoff: int) -> list[Any]:
-        due: list[Any] = await self._call(
-            lambda pipe: pipe.evalsha(SHAS["pop_due"], 1, key, cutoff, REAP_BATCH)
-        )
+        due: list[Any] = await self._call(("EVALSHA", SHAS["pop_due"], 1, key, cutoff, REAP_BATCH))
         return due
 
     async def _expire_step(self, tag: str, cutoff: int, owner: str) -> Any:
-        return await self._call(
-            lambda pipe: self._script(
-                "expire_client", tag, cutoff, self.period(), owner, client=pipe
-            )
-        )
+        return await self._call(self._script("expire_client", tag, cutoff, self.period(), owner))
 
     async def _expire(
         self, tag: str, cutoff: int, node_alive: Callable[[str], Awaitable[bool]]
@@ -90,7 +86,7 @@ class Expiry(StoreBase):
         if reply[0] == "seen":
             await self.file_seen([tag], reply[1])
             return 0
-        _, client_id, device_number, expired, cancelled = reply
+        _, client_id, device_number, expired, cancelled = self._told(reply)
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
         metrics.REGISTRATIONS_EXPIRED.inc()
@@ -98,11 +94,11 @@ class Expiry(StoreBase):
         return 1
 
     @staticmethod
-    def _swap(pipe: Any, index: str, expected: str, new: str) -> Any:
+    def _swap(index: str, expected: str, new: str) -> Command:
         """Compare-and-set the deviceNumber index (``new`` '' deletes it)."""
-        return pipe.evalsha(SHAS["swap_index"], 1, index, expected, new)
+        return ("EVALSHA", SHAS["swap_index"], 1, index, expected, new)
 
     async def _forget_device(self, device_number: str, client_id: str) -> None:
         """Remove the deviceNumber index entry if it still names ``client_id``."""
         index = keys.device(device_number)
-        await self._call(lambda pipe: self._swap(pipe, index, client_id, ""))
+        await self._call(self._swap(index, client_id, ""))

@@ -7,6 +7,7 @@ import contextlib
 from gateway.protocol.errors import UNKNOWN_CLIENT, NotFound
 from gateway.runtime import metrics
 from gateway.store import keys
+from gateway.store.base import bounded
 from gateway.store.liveness import Liveness
 from gateway.store.records import Application, ChannelInfo, ClientInfo
 
@@ -14,6 +15,7 @@ from gateway.store.records import Application, ChannelInfo, ClientInfo
 class Introspection(Liveness):
     """Introspection of one client: channel, node, applications, pending count."""
 
+    @bounded
     async def client_info(self, client_id: str) -> ClientInfo:
         raw = await self._about("client_info", client_id)
         if raw is None:
@@ -32,7 +34,7 @@ class Introspection(Liveness):
 
     async def client_info_by_device(self, device_number: str) -> ClientInfo:
         """Introspection of the client a deviceNumber is registered as; NotFound if none."""
-        client_id = await self._call(lambda pipe: pipe.get(keys.device(device_number)))
+        client_id = await self._call(("GET", keys.device(device_number)))
         # Empty: deregistered (the index is emptied); a client gone meanwhile is unknown too.
         with contextlib.suppress(NotFound):
             if client_id:

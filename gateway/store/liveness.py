@@ -3,8 +3,6 @@ node bus's publishing side."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from gateway.store import keys
@@ -30,44 +28,37 @@ class Liveness(StoreBase):
         record = _encoder.encode(figures)
         index = keys.nodes_index()
         now = now_ms()
-
-        def fill(pipe: Any) -> None:
-            pipe.set(keys.node_alive(node_id), record, px=ttl_ms)
-            pipe.zadd(index, {node_id: now + ttl_ms})
-            pipe.zremrangebyscore(index, "-inf", now - _INDEX_MARGIN_MS)
-
-        await self._batch(fill)
+        await self._batch(
+            [
+                ("SET", keys.node_alive(node_id), record, "PX", ttl_ms),
+                ("ZADD", index, now + ttl_ms, node_id),
+                ("ZREMRANGEBYSCORE", index, "-inf", now - _INDEX_MARGIN_MS),
+            ]
+        )
 
     async def live_nodes(self) -> list[NodeFigures]:
         """The figures of every node whose liveness record is present, by nodeID."""
         since = now_ms() - _INDEX_MARGIN_MS
         listed = await self._call(
-            lambda pipe: pipe.zrangebyscore(
-                keys.nodes_index(), since, "+inf", start=0, num=MAX_LISTED_NODES
-            )
+            ("ZRANGEBYSCORE", keys.nodes_index(), since, "+inf", "LIMIT", 0, MAX_LISTED_NODES)
         )
         if not listed:
             return []
         # One GET per record, each in its own slot: no multi-key command (Redis Cluster).
-        records = await self._batch(
-            lambda pipe: [pipe.get(keys.node_alive(node_id)) for node_id in listed]
-        )
+        records = await self._batch([("GET", keys.node_alive(node_id)) for node_id in listed])
         found = [_figures(record) for record in records if record is not None]
         return sorted((f for f in found if f is not None), key=lambda f: f.nodeID)
 
     async def node_alive(self, node_id: str) -> bool:
-        return bool(await self._call(lambda pipe: pipe.exists(keys.node_alive(node_id))))
+        return bool(await self._call(("EXISTS", keys.node_alive(node_id))))
 
     async def node_gone(self, node_id: str) -> None:
         await self._batch(
-            lambda pipe: [
-                pipe.delete(keys.node_alive(node_id)),
-                pipe.zrem(keys.nodes_index(), node_id),
-            ]
+            [("DEL", keys.node_alive(node_id)), ("ZREM", keys.nodes_index(), node_id)]
         )
 
     async def publish(self, node_id: str, message: str) -> None:
-        await self._call(lambda pipe: pipe.publish(keys.bus_channel(node_id), message))
+        await self._call(self.link.publish(keys.bus_channel(node_id), message))
 
 
 def _figures(record: str) -> NodeFigures | None:

@@ -27,6 +27,6 @@ class Marker(StoreBase):
         key = key or keys.marker()
         known = self._markers.get(key)
         fresh = secrets.token_hex(16)
-        _, current = await self._batch(lambda pipe: [pipe.set(key, fresh, nx=True), pipe.get(key)])
+        _, current = await self._batch([("SET", key, fresh, "NX"), ("GET", key)])
         self._markers[key] = str(current)
         return known is not None and current != known

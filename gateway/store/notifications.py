@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.protocol import ids
-from gateway.protocol.errors import Conflict, GatewayError, NotFound, OutOfScope, TooManyRequests
+from gateway.protocol.errors import (
+    Conflict,
+    GatewayError,
+    NotFound,
+    OutOfScope,
+    TooManyRequests,
+    Unavailable,
+)
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import now_ms
+from gateway.store.base import Unreplicated, now_ms, unavailable
 from gateway.store.expiry import Expiry
+from gateway.store.link import Command
 from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending, Scope
 
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
 _ACK = {True: "delivered", False: "rejected"}
+UNKNOWN_REGISTRATION = "registrationID: unknown registration"
 UNKNOWN_NOTIFICATION = "notificationID: unknown notification"
 
 
@@ -29,29 +39,29 @@ class Notifications(Expiry):
     async def send(self, outgoing: Outgoing, max_pending: int, scope: Scope) -> Accepted:
         """Store one notification durably and ring the node holding its channel."""
         plan = _plan(outgoing)
+        if plan is None:
+            raise NotFound(UNKNOWN_REGISTRATION)
         period = self.period()
-        reply = (
-            None
-            if plan is None
-            else await self._call(
-                lambda pipe: self._send(outgoing, plan, max_pending, scope, period, pipe)
-            )
-        )
+        command = self._send(outgoing, plan, max_pending, scope, period)
+        try:
+            reply = self._told(await self._call(command, durable=True))
+        except Unreplicated as short:
+            self._ring_stored(plan, short.replies[0])
+            raise
+        await self._file_news([plan[0]] if _news(reply) else [], period)
         result = _accepted(plan, reply, max_pending)
-        await self.file_seen(_seen_news([plan], [reply]), period)
         if isinstance(result, Exception):
             raise result
         return result
 
+    async def _file_news(self, tags: Sequence[str], period: int) -> None:
+        """File clients whose seen period a send changed; a failure only delays that."""
+        with contextlib.suppress(Unavailable):
+            await self.file_seen(tags, period)
+
     def _send(
-        self,
-        item: Outgoing,
-        plan: tuple[str, str],
-        max_pending: int,
-        scope: Scope,
-        period: int,
-        client: Any,
-    ) -> Any:
+        self, item: Outgoing, plan: tuple[str, str], max_pending: int, scope: Scope, period: int
+    ) -> Command:
         tag, notification_id = plan
         return self._script(
             "send",
@@ -67,28 +77,52 @@ class Notifications(Expiry):
             scope.packed,
             item.idempotency_key or "",
             period,
-            client=client,
         )
+
+    def _ring_stored(self, plan: tuple[str, str] | None, reply: Any) -> None:
+        """Ring the channel of a notification that was stored though its answer is an
+        error (not replicated in time): over the bus, this node's own channel included."""
+        if plan is None or isinstance(reply, Exception) or reply[0] != "queued":
+            return
+        self._told(reply)
+        if reply[3]:
+            self.tell(keys.bus_channel(self._node_id), f"ring {plan[0]}")
 
     async def send_many(
         self, batch: Sequence[Outgoing], max_pending: int, scope: Scope
     ) -> list[Accepted | GatewayError]:
-        """Store notifications in order, one pipelined round trip for all."""
+        """Store notifications in order, one pipelined round trip per shard for all.
+
+        An entry whose shard failed is Unavailable on its own (the others were stored
+        and are answered); not replicated in time is Unreplicated for the whole batch.
+        """
         planned = [_plan(item) for item in batch]
         period = self.period()
-
-        def fill(pipe: Any) -> None:
-            for item, plan in zip(batch, planned, strict=True):
-                if plan is not None:
-                    self._send(item, plan, max_pending, scope, period, pipe)
-
-        stored = iter(await self._batch(fill) if any(planned) else [])
-        replies = [next(stored) if plan else None for plan in planned]
-        await self.file_seen(_seen_news(planned, replies), period)
-        return [
-            _accepted(plan, reply, max_pending)
-            for plan, reply in zip(planned, replies, strict=True)
+        commands = [
+            self._send(item, plan, max_pending, scope, period)
+            for item, plan in zip(batch, planned, strict=True)
+            if plan is not None
         ]
+        try:
+            replies = iter(await self._replies(commands, durable=True) if commands else [])
+        except Unreplicated as short:
+            stored = [plan for plan in planned if plan is not None]
+            for plan, reply in zip(stored, short.replies, strict=True):
+                self._ring_stored(plan, reply)
+            raise
+        told = [self._told_entry(next(replies)) if plan else None for plan in planned]
+        news = {plan[0] for plan, reply in zip(planned, told, strict=True) if plan and _news(reply)}
+        await self._file_news(sorted(news), period)
+        return [
+            unavailable(reply)
+            if isinstance(reply, Exception)
+            else _accepted(plan, reply, max_pending)
+            for plan, reply in zip(planned, told, strict=True)
+        ]
+
+    def _told_entry(self, reply: Any) -> Any:
+        """A batch entry's reply with its doorbell published (an error stays as it is)."""
+        return reply if isinstance(reply, Exception) else self._told(reply)
 
     async def sync(
         self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]
@@ -99,9 +133,7 @@ class Notifications(Expiry):
         not pending are ignored. Returns None when the epoch moved on (fenced off).
         """
         outcomes = [arg for nid, ok in acks.items() for arg in (nid, _ACK[ok])]
-        raw = await self._call(
-            lambda pipe: self._script("sync", tag, epoch, after_seq, limit, *outcomes, client=pipe)
-        )
+        raw = await self._call(self._script("sync", tag, epoch, after_seq, limit, *outcomes))
         fenced, expired, sent = raw[:3]
         metrics.count("expired", expired)
         metrics.count("sent", sent)
@@ -121,7 +153,7 @@ class Notifications(Expiry):
         if not cursors:
             return []
         counts = await self._batch(
-            lambda pipe: [pipe.zcount(keys.queue(tag), f"({seq}", "+inf") for tag, seq in cursors]
+            [("ZCOUNT", keys.queue(tag), f"({seq}", "+inf") for tag, seq in cursors]
         )
         return [int(n) for n in counts]
 
@@ -155,6 +187,11 @@ def _about_notification(reply: Any) -> Any:
     return reply
 
 
+def _news(reply: Any) -> bool:
+    """Whether a send's reply says its client's seen period changed."""
+    return not isinstance(reply, Exception) and bool(reply[4])
+
+
 def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> None:
     now = now_ms()
     for delivered, accepted in zip(acks.values(), accepted_times, strict=True):
@@ -163,13 +200,6 @@ def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> 
         metrics.count("delivered" if delivered else "rejected")
         if delivered:
             metrics.DELIVERY_LATENCY.observe(max(0, now - int(accepted)) / 1000)
-
-
-def _seen_news(plans: Sequence[tuple[str, str] | None], replies: Sequence[Any]) -> list[str]:
-    """The tags of the clients whose seen period a send just changed."""
-    return sorted(
-        {plan[0] for plan, reply in zip(plans, replies, strict=True) if plan and reply[4]}
-    )
 
 
 def _plan(item: Outgoing) -> tuple[str, str] | None:
@@ -181,7 +211,7 @@ def _accepted(
     plan: tuple[str, str] | None, reply: Any, max_pending: int
 ) -> Accepted | GatewayError:
     if plan is None or reply[0] == 404:
-        return NotFound("registrationID: unknown registration")
+        return NotFound(UNKNOWN_REGISTRATION)
     if reply[0] == 403:
         return _out_of_scope("registrationID")
     if reply[0] == "replayed":

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.protocol import ids
 from gateway.protocol.errors import Unavailable
 from gateway.runtime import metrics
 from gateway.store import keys
+from gateway.store.base import bounded
 from gateway.store.expiry import Expiry
 
 _REGISTRATION_ATTEMPTS = 4
@@ -16,6 +15,7 @@ _REGISTRATION_ATTEMPTS = 4
 class Registrations(Expiry):
     """Registrations: deviceNumber to clientID, created once, removed with all of the client."""
 
+    @bounded
     async def register(self, device_number: str) -> str:
         """The clientID of a device, created on first registration (idempotent)."""
         for _ in range(_REGISTRATION_ATTEMPTS):
@@ -26,38 +26,35 @@ class Registrations(Expiry):
 
     async def _register_once(self, device_number: str) -> str | None:
         index = keys.device(device_number)
-        found = await self._call(lambda pipe: pipe.get(index))
+        found = await self._call(("GET", index))
         existing = None if found is None else str(found)
         if existing is not None and await self._client_exists(existing):
-            return str(existing)
+            return existing
         tag = ids.new_tag()
         client_id = ids.new_id(tag)
         client_key = keys.client(tag)
         period = self.period()
-        record: list[str | int] = ["id", client_id, "dev", device_number, "epoch", 0]
-        record += ["seen", period]
-
-        def create_and_claim(pipe: Any) -> None:
-            # In this order in one round trip: the index never names a missing record.
-            pipe.hset(client_key, items=record)
-            if existing is None:
-                pipe.set(index, client_id, nx=True)
-            else:
-                # The index names a client whose removal did not finish: replace it.
-                self._swap(pipe, index, existing, client_id)
-            self._file(pipe, tag, period)
-
-        _, claimed, _ = await self._batch(create_and_claim)
+        # Two steps, the record first: the index (in another slot, on Redis Cluster maybe
+        # another shard) must never name a record that does not exist yet, or a
+        # concurrent registration would take it for a stale entry and replace it.
+        record = ("HSET", client_key, "id", client_id, "dev", device_number, "epoch", 0)
+        await self._call((*record, "seen", period), durable=True)  # its own WAIT
+        claim = (
+            ("SET", index, client_id, "NX")
+            if existing is None
+            else self._swap(index, existing, client_id)  # a removal that did not finish
+        )
+        claimed, _ = await self._batch([claim, self._file(tag, period)], durable=True)
         if claimed:
             return client_id
-        await self._call(lambda pipe: pipe.delete(client_key))
+        await self._call(("DEL", client_key))
         return None
 
     async def _client_exists(self, client_id: str) -> bool:
         tag = ids.tag_of(client_id)
         if tag is None:
             return False
-        stored = await self._call(lambda pipe: pipe.hget(keys.client(tag), "id"))
+        stored = await self._call(("HGET", keys.client(tag), "id"))
         return bool(stored == client_id)
 
     async def check_client(self, client_id: str, device: str | None) -> None:
@@ -65,10 +62,11 @@ class Registrations(Expiry):
         authenticated deviceNumber, None without) did not register it; changes nothing."""
         await self._on_client("check_client", client_id, device)
 
+    @bounded
     async def deregister(self, client_id: str, device: str | None, node: str, conn: str) -> None:
         """Remove a client with its applications and pending notifications."""
         reply = await self._on_client("deregister_client", client_id, device, node, conn)
-        device_number, expired, cancelled = reply[1:]
+        device_number, expired, cancelled = self._told(reply)[1:]
         metrics.count("expired", expired)
         metrics.count("cancelled", cancelled)
         await self._forget_device(device_number, client_id)

@@ -54,11 +54,11 @@ def _bodies(rng: random.Random) -> bytes:
 def _encoded(rng: random.Random, body: bytes) -> tuple[bytes, list[str]]:
     kind = rng.choice(["none", "gzip", "deflate", "broken-gzip", "br", "gzip, gzip", "none"])
     if kind == "gzip":
-        return gzip.compress(body), ["Content-Encoding: gzip"]
+        return gzip.compress(body, mtime=0), ["Content-Encoding: gzip"]
     if kind == "deflate":
         return zlib.compress(body), ["Content-Encoding: deflate"]
     if kind == "broken-gzip":
-        return gzip.compress(body)[: rng.randrange(1, 20)], ["Content-Encoding: gzip"]
+        return gzip.compress(body, mtime=0)[: rng.randrange(1, 20)], ["Content-Encoding: gzip"]
     if kind != "none":
         return body, [f"Content-Encoding: {kind}"]
     return body, []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from gateway.client import AppServer
 from tests.calls import ready_device, status_is, status_of
 from tests.conftest import wait_for
@@ -205,12 +203,11 @@ async def test_deregistration_cancels_pending(node, connect, app_server):
     assert (await app_server.send(second_reg, "d"))[0] == 404
 
 
-async def test_lost_doorbell_is_caught_up(start_node, connect, http, redis_server):
+async def test_lost_doorbell_is_caught_up(start_node, connect, http, deployment):
     node = start_node(catchup_interval=0.5)
     api = AppServer(node.url, http)
     device, client_id, registration_id = await ready_device(connect, node.ws_url)
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    try:
+    async with deployment.client() as client:
         key = f"aoi:{{{client_id[:11]}}}:client"
         owner = await client.hget(key, "node")
         await client.hdel(key, "node")  # the send script now rings nobody
@@ -219,12 +216,10 @@ async def test_lost_doorbell_is_caught_up(start_node, connect, http, redis_serve
         note = await device.next_notification(timeout=5)
         assert note["notificationID"] == body["notificationID"]
         # A listener killed by Redis (doorbells in flight lost) resubscribes and re-scans.
-        await client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await deployment.kill_pubsub_clients(client)
         _, body = await api.send(registration_id, "during reconnect")
         note = await device.next_notification(timeout=5)
         assert note["notificationID"] == body["notificationID"]
-    finally:
-        await client.aclose()
 
 
 async def test_notification_metrics(node, connect, app_server, http):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import redis.asyncio as redis
-
 from gateway.client import AppServer
 from gateway.store import keys
 from tests.calls import ID, ready_device, status_is, status_of
@@ -80,14 +78,11 @@ async def test_unacknowledged_is_redelivered_with_same_id_after_reconnect(
 
 
 async def test_doorbell_goes_over_the_bus_only_to_another_node(
-    start_node, connect, http, redis_server
+    start_node, connect, http, deployment
 ):
     holder, other = start_node(), start_node()
     device, _, registration_id = await ready_device(connect, holder.ws_url)
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True, socket_timeout=5)
-    bus = client.pubsub(ignore_subscribe_messages=True)
-    try:
-        await bus.subscribe(keys.bus_channel(holder.node_id))
+    async with deployment.listener(keys.bus_channel(holder.node_id)) as bus:
 
         async def rings() -> list[str]:
             """Doorbells seen on the holder's bus channel until it stays quiet for 0.3 s."""
@@ -110,6 +105,3 @@ async def test_doorbell_goes_over_the_bus_only_to_another_node(
             "notificationID"
         ]
         assert await rings() == [f"ring {registration_id[:11]}"]
-    finally:
-        await bus.aclose()
-        await client.aclose()

@@ -14,7 +14,7 @@ async def test_flush_and_restart_without_persistence_close_channels_4002(
     server = RedisServer()
     server.start()
     try:
-        node = start_node(redis_url=server.url, liveness_ttl=3)
+        node = start_node(server.url, liveness_ttl=3)
         device, _, _ = await ready_device(connect, node.ws_url)
         link = redis.Redis.from_url(server.url)
         await link.flushall()

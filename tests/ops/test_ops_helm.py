@@ -165,7 +165,10 @@ def test_deployment(manifests: list[dict[str, Any]], variant: str) -> None:
     assert data["AOI_OPS_PORT"] == str(ports["ops"])
     for name in HARDENING_VARIABLES:  # every hostile-input limit is a chart value
         assert name in data, name
-    assert "AOI_REDIS_URL" in data or "AOI_REDIS_SENTINELS" in data
+    assert data["AOI_REDIS_WAIT_REPLICAS"] == str(values["redis"]["waitReplicas"])
+    assert {"AOI_REDIS_URL", "AOI_REDIS_SENTINEL", "AOI_REDIS_CLUSTER"} & set(data) == {
+        _redis_mode_variable(values["redis"])
+    }
 
     if values["autoscaling"]["enabled"]:
         assert "replicas" not in deployment["spec"]
@@ -190,6 +193,43 @@ def _settings(manifests: list[dict[str, Any]], container: dict[str, Any]) -> dic
     )
     data: dict[str, str] = config["data"]
     return data
+
+
+def _redis_mode_variable(redis: dict[str, Any]) -> str:
+    """The one variable naming the node's Redis deployment."""
+    if redis["sentinel"]["enabled"]:
+        return "AOI_REDIS_SENTINEL"
+    return "AOI_REDIS_CLUSTER" if redis["cluster"]["enabled"] else "AOI_REDIS_URL"
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ("chart", {"AOI_REDIS_URL": "redis://redis-master:6379/0", "AOI_REDIS_WAIT_REPLICAS": "0"}),
+        (
+            "sentinel",
+            {
+                "AOI_REDIS_SENTINEL": "redis-sentinel-0.redis-sentinel:26379,"
+                "redis-sentinel-1.redis-sentinel:26379,redis-sentinel-2.redis-sentinel:26379",
+                "AOI_REDIS_SENTINEL_SERVICE": "aoi",
+                "AOI_REDIS_WAIT_REPLICAS": "1",
+            },
+        ),
+        (
+            "cluster",
+            {
+                "AOI_REDIS_CLUSTER": "redis-cluster-0.redis-cluster-headless:6379,"
+                "redis-cluster-1.redis-cluster-headless:6379",
+                "AOI_REDIS_WAIT_REPLICAS": "1",
+            },
+        ),
+    ],
+)
+def test_redis_mode_environment(helm: Helm, variant: str, expected: dict[str, str]) -> None:
+    """Each mode renders exactly its own variables, as the node reads them."""
+    config = _one(helm.render(*values_args(variant)), "ConfigMap")["data"]
+    redis = {key: value for key, value in config.items() if key.startswith("AOI_REDIS_")}
+    assert {k: v for k, v in redis.items() if k != "AOI_REDIS_TIMEOUT"} == expected
 
 
 def test_redis_password_comes_from_a_secret(manifests: list[dict[str, Any]], variant: str) -> None:
@@ -300,11 +340,9 @@ def test_checksum_rolls_pods_on_config_change(helm: Helm) -> None:
             "mutually exclusive",
         ),
         (["--set", "redis.sentinel.enabled=true"], "redis.sentinel.addresses"),
-        (
-            ["--set", "redis.sentinel.enabled=true", "--set", "redis.sentinel.addresses={s:26379}"],
-            "not implemented",
-        ),
-        (["--set", "redis.cluster.enabled=true"], "not implemented"),
+        (["--set", "redis.cluster.enabled=true"], "redis.cluster.addresses"),
+        (["--set", "redis.cluster.addresses={redis-0}"], "/redis/cluster/addresses/0"),
+        (["--set", "redis.waitReplicas=17"], "waitReplicas"),
         (["--set", "apiKeys.keys={no-scope}"], "apiKeys"),
         (["--set", "deviceAuth.audience=two words"], "audience"),
         (["--set", "deviceAuth.issuer=https://id.example.com"], "need deviceAuth.key"),

@@ -163,3 +163,31 @@ def test_drain_window_must_be_shorter_than_grace(capsys: pytest.CaptureFixture[s
         load_settings([], {"AOI_DRAIN_WINDOW": "3", "AOI_DRAIN_GRACE": "3"})
     assert stopped.value.code == 2
     assert "drain" in capsys.readouterr().err
+
+
+MODE_CLASHES = [
+    (["--redis-url", "redis://h:1", "--redis-cluster", "h:2"], {}),
+    (["--redis-sentinel", "h:1"], {"AOI_REDIS_CLUSTER": "h:2,h:3"}),
+    ([], {"AOI_REDIS_URL": "redis://h:1", "AOI_REDIS_SENTINEL": "h:1"}),
+    (["--redis-url", "unix:///r.sock", "--redis-sentinel", "h:1", "--redis-cluster", "h:2"], {}),
+]
+
+
+@pytest.mark.parametrize(("args", "env"), MODE_CLASHES)
+def test_more_than_one_redis_mode_exits_2_with_one_line(
+    args: list[str], env: dict[str, str]
+) -> None:
+    result = run_gateway(*args, **env)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "exclude each other" in lines[0], result.stderr
+
+
+def test_each_redis_mode_alone_is_accepted() -> None:
+    assert load_settings(["--redis-cluster", "h:1,h:2"], {}).redis_cluster == "h:1,h:2"
+    sentinel = load_settings(["--redis-sentinel", "h:26379"], {"AOI_REDIS_SENTINEL_SERVICE": "s"})
+    assert (sentinel.redis_sentinel, sentinel.redis_sentinel_service) == ("h:26379", "s")
+    for url in ("redis://h:1/0", "rediss://h:1", "unix:///tmp/r.sock"):
+        assert load_settings(["--redis-url", url], {}).redis_url == url
+    with pytest.raises(SystemExit):
+        load_settings(["--redis-cluster", "h"], {})  # no port

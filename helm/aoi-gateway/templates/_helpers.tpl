@@ -118,14 +118,14 @@ still answer when the main port is full. */}}
 {{- if and .Values.redis.sentinel.enabled (not .Values.redis.sentinel.addresses) }}
 {{- fail "redis.sentinel.addresses must list at least one host:port" }}
 {{- end }}
-{{- if or .Values.redis.sentinel.enabled .Values.redis.cluster.enabled }}
-{{- fail "redis.sentinel and redis.cluster are not implemented by this gateway version yet (the node would ignore them and start an embedded Redis per pod): set redis.url" }}
+{{- if and .Values.redis.cluster.enabled (not .Values.redis.cluster.addresses) }}
+{{- fail "redis.cluster.addresses must list at least one host:port" }}
 {{- end }}
 {{- if and (or .Values.deviceAuth.audience .Values.deviceAuth.issuer) (not (include "aoi-gateway.deviceKeySecret" .)) }}
 {{- fail "deviceAuth.audience and deviceAuth.issuer need deviceAuth.key or deviceAuth.existingSecret" }}
 {{- end }}
-{{- if not .Values.redis.url }}
-{{- fail "redis.url is required (the node would otherwise start an embedded dev Redis)" }}
+{{- if and (not .Values.redis.url) (eq $modes 0) }}
+{{- fail "redis.url is required unless redis.sentinel or redis.cluster is enabled (the node would otherwise start an embedded dev Redis)" }}
 {{- end }}
 {{- if regexMatch "^rediss?://[^/@]*:[^/@]+@" (.Values.redis.url | default "") }}
 {{- fail "redis.url must not hold a password: use redis.password or redis.existingSecret" }}

@@ -6,7 +6,7 @@
 --   collapse ("registrationID:collapseKey" -> notificationID), n:<id> (notification hashes:
 --   reg app pl at dl st ck ft), idem:<registrationID>:<key> (notificationID of an idempotent
 --   send, kept as long as a final status).
--- ARGV: 1 bus channel prefix, 2 now (ms), 3 how long a final status stays readable (ms);
+-- ARGV: 1 bus channel prefix (for tell), 2 now (ms), 3 how long a final status stays readable (ms);
 -- script arguments start at 4.
 local CLIENT = KEYS[1]
 local BASE = string.sub(CLIENT, 1, -7)
@@ -42,8 +42,18 @@ local function sweep()
 end
 
 -- Tell the node holding a connection something (a doorbell, never data that matters).
+-- The caller publishes it once the script answered: on Redis Cluster the node's bus
+-- channel may live on another shard, out of a script's reach. told() appends the
+-- channel and the message (or false, false) to a script's reply.
+local TELL = {false, false}
 local function tell(node, message)
-  redis.call('PUBLISH', BUS .. node, message)
+  TELL = {BUS .. node, message}
+end
+
+local function told(reply)
+  table.insert(reply, TELL[1])
+  table.insert(reply, TELL[2])
+  return reply
 end
 
 local function owns(node, conn)

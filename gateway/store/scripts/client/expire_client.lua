@@ -2,7 +2,8 @@
 -- period, 6 what is known of the node owning the client's channel: '' nothing yet,
 -- 'alive' or 'dead'.
 -- Removes a client not seen since before ARGV 5 (as deregister_client does).
--- Returns {'gone', clientID, deviceNumber, expired, cancelled}; {'seen', period} when it was
+-- Returns told({'gone', clientID, deviceNumber, expired, cancelled}) (its channel's node is
+-- told to close it with 4002); {'seen', period} when it was
 -- seen later (an open channel on a live node counts as seen now); {'owned', node}
 -- when the owner's node must be checked first; nil when the client is already gone.
 local id = redis.call('HGET', CLIENT, 'id')
@@ -22,4 +23,4 @@ if owner and ARGV[6] == 'alive' then
   return {'seen', ARGV[5]}
 end
 local removed = remove_client('', '')
-return {'gone', id, removed[1], removed[2], removed[3]}
+return told({'gone', id, removed[1], removed[2], removed[3]})

@@ -2,19 +2,20 @@
 -- 9 pending limit, 10 how long a ttl-0 notification may wait for the active channel (ms),
 -- 11 the calling node's ID, 12 the API key's scope ('' for every application, see covers),
 -- 13 idempotency key or '', 14 the current period of the last-seen clock.
--- Stores one notification in acceptance order and rings the owning node over the bus,
+-- Stores one notification in acceptance order and tells the owning node to ring,
 -- unless that is the calling node, which rings its channel itself. With an idempotency
 -- key, the notificationID is kept under (registrationID, key) in the same step, and a
 -- repeat stores nothing: it gets the first notificationID back.
--- Returns {status, expired, replaced, ring here (0 or 1), seen news (0 or 1)} with status
--- 404, 403, 429, or the stored status; or {'replayed', 0, 0, 0, seen news, first ID}.
+-- Returns told({status, expired, replaced, ring here (0 or 1), seen news (0 or 1)}) with
+-- status 404, 403, 429, or the stored status; or told({'replayed', 0, 0, 0, seen news,
+-- first ID}).
 local reg, id, collapse = ARGV[4], ARGV[5], ARGV[8]
 local app = redis.call('HGET', REGS, reg)
 if not app then
-  return {404, 0, 0, 0, 0}
+  return told({404, 0, 0, 0, 0})
 end
 if not covers(ARGV[12], app) then
-  return {403, 0, 0, 0, 0}
+  return told({403, 0, 0, 0, 0})
 end
 local news = seen(ARGV[14])
 local idem = false
@@ -22,7 +23,7 @@ if ARGV[13] ~= '' then
   idem = BASE .. 'idem:' .. reg .. ':' .. ARGV[13]
   local first = redis.call('GET', idem)
   if first then
-    return {'replayed', 0, 0, 0, news, first}
+    return told({'replayed', 0, 0, 0, news, first})
   end
 end
 local expired = sweep()
@@ -35,7 +36,7 @@ if replaced then
   pending = pending - 1
 end
 if pending >= tonumber(ARGV[9]) then
-  return {429, expired, 0, 0, news}
+  return told({429, expired, 0, 0, news})
 end
 if replaced then
   finish(replaced, 'cancelled')
@@ -49,7 +50,7 @@ local node = redis.call('HGET', CLIENT, 'node')
 if ttl == 0 and not node then
   redis.call('HSET', key, 'reg', reg, 'app', app, 'at', NOW, 'dl', NOW, 'st', 'expired', 'ft', NOW)
   redis.call('PEXPIRE', key, KEEP)
-  return {'expired', expired, replaced and 1 or 0, 0, news}
+  return told({'expired', expired, replaced and 1 or 0, 0, news})
 end
 if ttl == 0 then
   ttl = tonumber(ARGV[10])
@@ -70,4 +71,4 @@ if node == ARGV[11] then
 elseif node then
   tell(node, 'ring ' .. TAG)
 end
-return {'queued', expired, replaced and 1 or 0, here, news}
+return told({'queued', expired, replaced and 1 or 0, here, news})
