@@ -36,7 +36,7 @@ async def send(request: web.Request, grant: Grant, body: bytearray) -> web.Respo
     item = outgoing(body, idempotency_key(request))
     accepted = await node.store.send(item, node.settings.max_pending, grant.scope)
     if accepted.ring_here is not None:
-        node.local.ring(accepted.ring_here)
+        node.local.deliver(accepted.ring_here)
     response = json_response(Queued(accepted.notification_id, "queued"), 202)
     response.headers["Location"] = f"/v1/notifications/{accepted.notification_id}"
     if accepted.replayed:
@@ -62,7 +62,7 @@ async def send_batch(request: web.Request, grant: Grant, body: bytearray) -> web
         outcome = next(stored) if isinstance(item, Outgoing) else item
         if isinstance(outcome, Accepted):
             if outcome.ring_here is not None:
-                node.local.ring(outcome.ring_here)
+                node.local.deliver(outcome.ring_here)
             results.append(Queued(outcome.notification_id, "queued", outcome.replayed))
         else:
             count_scope_refusal(outcome)

@@ -9,13 +9,14 @@ from aiohttp import web
 from gateway.api.keys import ApiKeys
 from gateway.api.reading import BodyLimits
 from gateway.runtime.settings import Settings
-from gateway.store import Store
+from gateway.store import Doorbell, Store
 
 
-class Doorbell(Protocol):
-    """Wakes a channel held by this node."""
+class LocalChannels(Protocol):
+    """The channels held by this node."""
 
-    def ring(self, tag: str) -> None: ...
+    def deliver(self, doorbell: Doorbell) -> None:
+        """Offer a stored notification to its channel here (or ring it)."""
 
 
 class SenderHost(Protocol):
@@ -28,7 +29,7 @@ class SenderHost(Protocol):
     def store(self) -> Store: ...
 
     @property
-    def local(self) -> Doorbell: ...
+    def local(self) -> LocalChannels: ...
 
     @property
     def body_limits(self) -> BodyLimits: ...

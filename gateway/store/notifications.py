@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,10 +18,17 @@ from gateway.protocol.errors import (
 )
 from gateway.runtime import metrics
 from gateway.store import keys
-from gateway.store.base import Unreplicated, now_ms, unavailable
+from gateway.store.base import FAILURES, Unreplicated, now_ms, unavailable
 from gateway.store.expiry import Expiry
 from gateway.store.link import Command
-from gateway.store.records import Accepted, NotificationStatus, Outgoing, Pending, Scope
+from gateway.store.records import (
+    Accepted,
+    Doorbell,
+    NotificationStatus,
+    Outgoing,
+    Pending,
+    Scope,
+)
 
 # How long a ttl-0 notification may wait for an active channel before it expires.
 ZERO_TTL_GRACE_MS = 2000
@@ -44,12 +52,12 @@ class Notifications(Expiry):
         period = self.period()
         command = self._send(outgoing, plan, max_pending, scope, period)
         try:
-            reply = self._told(await self._call(command, durable=True))
+            reply, here = self._ring(plan, outgoing, await self._call(command, durable=True))
         except Unreplicated as short:
-            self._ring_stored(plan, short.replies[0])
+            self._ring_stored(plan, outgoing, short.replies[0])
             raise
         await self._file_news([plan[0]] if _news(reply) else [], period)
-        result = _accepted(plan, reply, max_pending)
+        result = _accepted(plan, reply, max_pending, here)
         if isinstance(result, Exception):
             raise result
         return result
@@ -79,14 +87,28 @@ class Notifications(Expiry):
             period,
         )
 
-    def _ring_stored(self, plan: tuple[str, str] | None, reply: Any) -> None:
+    def _ring(
+        self, plan: tuple[str, str], item: Outgoing, reply: list[Any]
+    ) -> tuple[list[Any], Doorbell | None]:
+        """A send's reply without its bus message, having rung the node that holds the
+        client's channel if another one (over the bus, the notification with it when it
+        can be written at once); and the doorbell when that node is this one."""
+        *rest, channel, _ = reply
+        if rest[0] != "queued":
+            return rest, None
+        doorbell = _doorbell(plan, item, rest)
+        if channel:
+            self.tell(channel, doorbell.message())
+        return rest, doorbell if rest[3] else None
+
+    def _ring_stored(self, plan: tuple[str, str] | None, item: Outgoing, reply: Any) -> None:
         """Ring the channel of a notification that was stored though its answer is an
         error (not replicated in time): over the bus, this node's own channel included."""
-        if plan is None or isinstance(reply, Exception) or reply[0] != "queued":
+        if plan is None or isinstance(reply, Exception):
             return
-        self._told(reply)
-        if reply[3]:
-            self.tell(keys.bus_channel(self._node_id), f"ring {plan[0]}")
+        _, here = self._ring(plan, item, reply)
+        if here is not None:
+            self.tell(keys.bus_channel(self._node_id), here.message())
 
     async def send_many(
         self, batch: Sequence[Outgoing], max_pending: int, scope: Scope
@@ -106,34 +128,57 @@ class Notifications(Expiry):
         try:
             replies = iter(await self._replies(commands, durable=True) if commands else [])
         except Unreplicated as short:
-            stored = [plan for plan in planned if plan is not None]
-            for plan, reply in zip(stored, short.replies, strict=True):
-                self._ring_stored(plan, reply)
+            stored = [(p, item) for p, item in zip(planned, batch, strict=True) if p is not None]
+            for (plan, item), reply in zip(stored, short.replies, strict=True):
+                self._ring_stored(plan, item, reply)
             raise
-        told = [self._told_entry(next(replies)) if plan else None for plan in planned]
-        news = {plan[0] for plan, reply in zip(planned, told, strict=True) if plan and _news(reply)}
+        rung = [
+            self._ring_entry(plan, item, next(replies)) if plan else (None, None)
+            for plan, item in zip(planned, batch, strict=True)
+        ]
+        news = {p[0] for p, (reply, _) in zip(planned, rung, strict=True) if p and _news(reply)}
         await self._file_news(sorted(news), period)
         return [
             unavailable(reply)
             if isinstance(reply, Exception)
-            else _accepted(plan, reply, max_pending)
-            for plan, reply in zip(planned, told, strict=True)
+            else _accepted(plan, reply, max_pending, here)
+            for plan, (reply, here) in zip(planned, rung, strict=True)
         ]
 
-    def _told_entry(self, reply: Any) -> Any:
-        """A batch entry's reply with its doorbell published (an error stays as it is)."""
-        return reply if isinstance(reply, Exception) else self._told(reply)
+    def _ring_entry(
+        self, plan: tuple[str, str], item: Outgoing, reply: Any
+    ) -> tuple[Any, Doorbell | None]:
+        """``_ring`` for a batch entry (whose reply may be an error, kept as it is)."""
+        return (reply, None) if isinstance(reply, Exception) else self._ring(plan, item, reply)
 
-    async def sync(
-        self, tag: str, epoch: int, after_seq: int, limit: int, acks: Mapping[str, bool]
-    ) -> list[Pending] | None:
-        """Write acknowledgements, then read up to ``limit`` notifications after ``after_seq``.
-
-        ``acks`` maps notificationIDs to delivered (True) or rejected; IDs that are
-        not pending are ignored. Returns None when the epoch moved on (fenced off).
-        """
+    def begin_sync(
+        self,
+        tag: str,
+        epoch: int,
+        after_seq: int,
+        limit: int,
+        acks: Mapping[str, bool],
+        marks: Sequence[str] = (),
+    ) -> asyncio.Future[list[Any]]:
+        """Submit one channel step (``end_sync`` reads its reply): record ``marks``
+        (notificationIDs written to the channel from a doorbell) as sent, write ``acks``
+        (notificationID to delivered (True) or rejected; IDs no longer pending are
+        ignored), then read up to ``limit`` notifications after ``after_seq``."""
         outcomes = [arg for nid, ok in acks.items() for arg in (nid, _ACK[ok])]
-        raw = await self._call(self._script("sync", tag, epoch, after_seq, limit, *outcomes))
+        command = self._script("sync", tag, epoch, after_seq, limit, len(marks), *marks, *outcomes)
+        return self.link.submit([command])
+
+    def end_sync(
+        self, done: asyncio.Future[list[Any]], acks: Mapping[str, bool]
+    ) -> list[Pending] | None:
+        """The notifications a finished ``begin_sync`` read, None when the epoch moved
+        on (fenced off); Unavailable when Redis failed."""
+        try:
+            raw = done.result()[0]
+        except (asyncio.CancelledError, *FAILURES) as error:
+            raise unavailable(error) from error
+        if isinstance(raw, Exception):
+            raise unavailable(raw) from raw
         fenced, expired, sent = raw[:3]
         metrics.count("expired", expired)
         metrics.count("sent", sent)
@@ -147,6 +192,21 @@ class Notifications(Expiry):
             )
             for i in range(0, len(rows), 6)
         ]
+
+    async def sync(
+        self,
+        tag: str,
+        epoch: int,
+        after_seq: int,
+        limit: int,
+        acks: Mapping[str, bool],
+        marks: Sequence[str] = (),
+    ) -> list[Pending] | None:
+        """``begin_sync`` and ``end_sync`` in one call."""
+        done = self.begin_sync(tag, epoch, after_seq, limit, acks, marks)
+        with contextlib.suppress(Exception):
+            await done
+        return self.end_sync(done, acks)
 
     async def pending_after(self, cursors: Sequence[tuple[str, int]]) -> list[int]:
         """For each (tag, seq): how many notifications wait past seq (one round trip)."""
@@ -189,7 +249,7 @@ def _about_notification(reply: Any) -> Any:
 
 def _news(reply: Any) -> bool:
     """Whether a send's reply says its client's seen period changed."""
-    return not isinstance(reply, Exception) and bool(reply[4])
+    return reply is not None and not isinstance(reply, Exception) and bool(reply[4])
 
 
 def _count_acknowledged(acks: Mapping[str, bool], accepted_times: list[Any]) -> None:
@@ -207,8 +267,18 @@ def _plan(item: Outgoing) -> tuple[str, str] | None:
     return None if tag is None else (tag, ids.new_id(tag))
 
 
+def _doorbell(plan: tuple[str, str], item: Outgoing, reply: list[Any]) -> Doorbell:
+    """The doorbell of a queued notification: with the notification, unless it has a
+    collapseKey (it may be replaced while queued, so it is read and marked sent at once)."""
+    if item.collapse_key is not None:
+        return Doorbell(plan[0])
+    seq, epoch, app, accepted = reply[5:9]
+    note = Pending(int(seq), plan[1], item.registration_id, str(app), item.payload, int(accepted))
+    return Doorbell(plan[0], int(epoch or 0), note)
+
+
 def _accepted(
-    plan: tuple[str, str] | None, reply: Any, max_pending: int
+    plan: tuple[str, str] | None, reply: Any, max_pending: int, here: Doorbell | None = None
 ) -> Accepted | GatewayError:
     if plan is None or reply[0] == 404:
         return NotFound(UNKNOWN_REGISTRATION)
@@ -216,7 +286,7 @@ def _accepted(
         return _out_of_scope("registrationID")
     if reply[0] == "replayed":
         return Accepted(reply[5], "queued", replayed=True)
-    status, expired, replaced, ring_here, _ = reply
+    status, expired, replaced = reply[:3]
     metrics.count("expired", expired)
     metrics.count("cancelled", replaced)
     if status == 429:
@@ -226,4 +296,4 @@ def _accepted(
     metrics.count("accepted")
     if status == "expired":
         metrics.count("expired")
-    return Accepted(plan[1], status, plan[0] if ring_here else None)
+    return Accepted(plan[1], status, here)

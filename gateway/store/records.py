@@ -88,12 +88,42 @@ EVERY_APPLICATION = Scope()
 
 
 @dataclass(frozen=True, slots=True)
+class Doorbell:
+    """What the node holding a client's channel is told of a stored notification: the
+    client's tag and, when the channel may write it without reading it back, the
+    notification and the ownership epoch it was stored under (node-bus message
+    ``note``; ``ring`` carries the tag alone, see docs/redis.md)."""
+
+    tag: str
+    epoch: int = 0
+    note: Pending | None = None
+
+    def message(self) -> str:
+        note = self.note
+        if note is None:
+            return f"ring {self.tag}"
+        return (
+            f"note {self.tag} {self.epoch} {note.seq} {note.accepted_ms} {note.notification_id}"
+            f" {note.registration_id} {note.application_id} {note.payload}"
+        )
+
+    @classmethod
+    def of_note(cls, fields: str) -> Doorbell:
+        """The doorbell of a ``note`` message (what follows the verb); ValueError when
+        it is not one."""
+        tag, epoch, seq, at, notification_id, registration, app, payload = fields.split(" ", 7)
+        note = Pending(int(seq), notification_id, registration, app, payload, int(at))
+        return cls(tag, int(epoch), note)
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
-    """A stored notification; ``ring_here`` is the client's tag when its channel is on
-    this node, which must then ring it (the store rang any other node over the bus).
-    ``replayed``: an idempotent repeat, answered with the first send's notificationID."""
+    """A stored notification; ``ring_here`` is the doorbell for its channel when that is
+    on this node, which must then ring it (the store rang any other node over the
+    bus). ``replayed``: an idempotent repeat, answered with the first send's
+    notificationID."""
 
     notification_id: str
     status: str
-    ring_here: str | None = None
+    ring_here: Doorbell | None = None
     replayed: bool = False

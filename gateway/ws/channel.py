@@ -1,10 +1,20 @@
 """One notification channel and the pump that feeds it.
 
-A channel reads its client's pending notifications from Redis in acceptance
-order, at most ``window`` unacknowledged at a time, and writes them to its
-websocket. It is woken by a doorbell from the node bus, by an acknowledgement
-that frees room, and by the periodic catch-up; it never trusts a doorbell to
-carry data.
+A channel writes its client's notifications to its websocket in acceptance
+order, at most ``window`` unacknowledged at a time. Redis stays the truth: the
+channel reads what is pending from Redis when it is activated, rung, caught up
+or has room again, and every read is fenced by the ownership epoch.
+
+A doorbell may carry the notification itself (``offer``): when it is the very
+next one in order (its sequence follows the channel's cursor), of the channel's
+epoch, and there is room, it is written at once without reading it back. Its
+``sent`` status is then recorded with the next round trip (usually the one that
+acknowledges it, so ``sent`` and ``delivered`` are written together). Anything
+else (a gap, a full window, another epoch, a read in progress) makes the
+channel read from Redis as without the shortcut.
+
+The pump needs no task: a round trip is a submitted command whose reply is
+handled in a callback, and at most one is in flight per channel.
 """
 
 from __future__ import annotations
@@ -12,15 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.protocol import frames
 from gateway.protocol.errors import Unavailable
 from gateway.store import Pending, Store
 
 _RETRY_DELAY = 0.5
-# How long a stopping channel lets a sync in flight finish before cancelling it.
+# How soon ``sent`` is recorded for a notification written from a doorbell when no
+# acknowledgement brings it along first.
+_RECORD_DELAY = 0.2
+# How long a stopping channel lets a round trip in flight finish.
 _SETTLE_TIMEOUT = 2.0
 log = logging.getLogger("gateway.channels")
 
@@ -31,7 +43,7 @@ class Outlet(Protocol):
     conn_id: str
     heard: float
 
-    async def push(self, frame: bytes) -> None: ...
+    def send(self, frame: bytes) -> None: ...
 
     async def ping(self) -> None: ...
 
@@ -53,64 +65,15 @@ def delivery_frame(note: Pending) -> bytes:
     )
 
 
-class OnDemand:
-    """Runs ``step`` in a task while there is work for it; no task exists while idle.
-
-    Idle channels then cost no task at all, which keeps memory per connection low.
-    """
-
-    __slots__ = ("_pending", "_step", "_task")
-
-    def __init__(self, step: Callable[[], Awaitable[None]]) -> None:
-        self._step = step
-        self._pending = False
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self._task is not None
-
-    def poke(self) -> None:
-        """Ask for one more run of ``step`` (coalesced with one already asked for)."""
-        self._pending = True
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            while self._pending:
-                self._pending = False
-                try:
-                    await self._step()
-                except Unavailable:
-                    await asyncio.sleep(_RETRY_DELAY)
-                    self._pending = True
-        finally:
-            self._task = None
-
-    async def settle(self, timeout: float) -> None:
-        """Let the run in progress (if any) finish; cancel it after ``timeout``."""
-        task = self._task
-        if task is not None:
-            _, waiting = await asyncio.wait({task}, timeout=timeout)
-            if waiting:
-                await self.cancel()
-
-    async def cancel(self) -> None:
-        task = self._task
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 class Channel:
     """One client's active notification channel on this node."""
 
     __slots__ = (
         "_acks",
+        "_again",
+        "_marks",
+        "_round_trip",
         "_started",
-        "_worker",
         "client_id",
         "cursor",
         "epoch",
@@ -135,19 +98,21 @@ class Channel:
         # of the size of an empty set, which matters with one channel per device.
         self.inflight: dict[str, None] = {}
         self._acks: dict[str, bool] = {}
-        self._worker = OnDemand(self._sync)
+        self._marks: list[str] = []  # written from a doorbell, ``sent`` not recorded yet
+        self._round_trip: asyncio.Future[list[Any]] | None = None
+        self._again = False  # another round trip was asked for while one was in flight
         self._started = False
 
     @property
     def idle(self) -> bool:
         """True when the channel has room and is not reading."""
-        return self._started and len(self.inflight) < self.window and not self._worker.busy
+        return self._started and len(self.inflight) < self.window and self._round_trip is None
 
     def start(self) -> None:
         """Start pushing (idempotent); the first pass reads everything pending."""
         if not self._started:
             self._started = True
-            self._worker.poke()
+            self.ring()
 
     def renew(self, epoch: int) -> None:
         """Activated again on the same connection: resend what is unacknowledged."""
@@ -157,13 +122,39 @@ class Channel:
         self.ring()
 
     def ring(self) -> None:
-        """New notifications may be waiting."""
-        if self._started:
-            self._worker.poke()
+        """New notifications may be waiting: read them (once the round trip in flight,
+        if any, has come back)."""
+        if self._round_trip is not None:
+            self._again = True
+        elif self._started or self._acks or self._marks:
+            self._begin()
+
+    def offer(self, note: Pending, epoch: int) -> None:
+        """A doorbell carrying ``note``: write it now if it is the next one in order
+        and fits, else read from Redis."""
+        if (
+            self._started
+            and self._round_trip is None
+            and epoch == self.epoch
+            and note.seq == self.cursor + 1
+            and len(self.inflight) < self.window
+        ):
+            self.cursor = note.seq
+            self.inflight[note.notification_id] = None
+            if not self._marks:
+                asyncio.get_running_loop().call_later(_RECORD_DELAY, self._record)
+            self._marks.append(note.notification_id)
+            self.outlet.send(delivery_frame(note))
+        else:
+            self.ring()
+
+    def _record(self) -> None:
+        if self._marks:
+            self.ring()
 
     def acknowledge(self, notification_id: str, delivered: bool) -> bool:
-        """Queue the acknowledgement of an in-flight notification for the next sync;
-        False (nothing queued) for any other ID.
+        """Queue the acknowledgement of an in-flight notification for the next round
+        trip; False (nothing queued) for any other ID.
 
         What was sent before a re-activation comes again and is acknowledged then, so
         the queue never outgrows the window.
@@ -171,36 +162,60 @@ class Channel:
         if notification_id not in self.inflight:
             return False
         self._acks.setdefault(notification_id, delivered)
-        self._worker.poke()
+        self.ring()
         return True
 
     async def stop(self) -> None:
-        """Stop pushing; acknowledgements already received are still written."""
+        """Stop pushing; acknowledgements (and ``sent`` marks) already taken are still
+        written."""
         self._started = False
-        # A sync cancelled after Redis ran it would apply its acknowledgements without
-        # counting them (the retry finds them final): let it finish, within bounds.
-        await self._worker.settle(_SETTLE_TIMEOUT)
-        if self._acks:
+        # A round trip Redis ran applied its acknowledgements: let its reply be counted.
+        waiting = self._round_trip
+        if waiting is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(waiting), _SETTLE_TIMEOUT)
+        if self._acks or self._marks:
+            acks, marks = self._take()
             with contextlib.suppress(Unavailable):
-                await self._sync()
+                await self.store.sync(self.tag, self.epoch, self.cursor, 0, acks, marks)
 
-    async def _sync(self) -> None:
-        """One round trip: write the acknowledgements, read what fits in the window."""
-        acks, self._acks = self._acks, {}
-        room = self.window - len(self.inflight) + len(acks) if self._started else 0
-        if room <= 0 and not acks:
+    def _take(self) -> tuple[dict[str, bool], list[str]]:
+        acks, marks = self._acks, self._marks
+        self._acks, self._marks = {}, []
+        return acks, marks
+
+    def _begin(self) -> None:
+        """One round trip: record acknowledgements and marks, read what fits."""
+        room = self.window - len(self.inflight) + len(self._acks) if self._started else 0
+        if room <= 0 and not self._acks and not self._marks:
             return
+        acks, marks = self._take()
+        future = self.store.begin_sync(self.tag, self.epoch, self.cursor, room, acks, marks)
+        self._round_trip = future
+        future.add_done_callback(lambda done: self._end(done, acks, marks, room))
+
+    def _end(
+        self, done: asyncio.Future[list[Any]], acks: dict[str, bool], marks: list[str], room: int
+    ) -> None:
+        self._round_trip = None
         try:
-            batch = await self.store.sync(self.tag, self.epoch, self.cursor, room, acks)
-        except BaseException:
-            self._acks = acks | self._acks
-            raise
+            batch = self.store.end_sync(done, acks)
+        except Unavailable:
+            self._acks, self._marks = acks | self._acks, marks + self._marks
+            asyncio.get_running_loop().call_later(_RETRY_DELAY, self.ring)
+            return
         for notification_id in acks:
             self.inflight.pop(notification_id, None)
         if batch is None:
             # Fenced: the client was deactivated, superseded or removed meanwhile.
             self.outlet.drop_channel()
             return
+        self._write(batch)
+        if self._again or (batch and len(batch) == room):
+            self._again = False  # (a full window: more may be waiting)
+            self.ring()
+
+    def _write(self, batch: list[Pending]) -> None:
         if batch and log.isEnabledFor(logging.DEBUG):
             pushed = [note.notification_id for note in batch]
             log.debug(
@@ -209,6 +224,4 @@ class Channel:
         for note in batch:
             self.inflight[note.notification_id] = None
             self.cursor = note.seq
-            await self.outlet.push(delivery_frame(note))
-        if batch and len(batch) == room:
-            self.ring()  # the window was filled: more may be waiting
+            self.outlet.send(delivery_frame(note))

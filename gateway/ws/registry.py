@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from gateway.runtime import metrics
-from gateway.store import Store
+from gateway.store import Doorbell, Store
 from gateway.ws.channel import Channel, Outlet
 
 _SWEEP_SLICE = 500
@@ -68,10 +68,23 @@ class LocalChannels:
         if channel is not None:
             channel.ring()
 
+    def deliver(self, doorbell: Doorbell) -> None:
+        """A notification was stored for the client of ``doorbell`` (if its channel is
+        here): offer it, or ring when the doorbell does not carry it."""
+        channel = self.channels.get(doorbell.tag)
+        if channel is None:
+            return
+        if doorbell.note is None:
+            channel.ring()
+        else:
+            channel.offer(doorbell.note, doorbell.epoch)
+
     def on_bus_message(self, message: str) -> None:
         """Act on one node-bus message (see docs/redis.md for the format)."""
         verb, _, rest = message.partition(" ")
-        if verb == "ring":
+        if verb == "note":
+            self.deliver(Doorbell.of_note(rest))
+        elif verb == "ring":
             self.ring(rest)
         elif verb == "close":
             conn_id, _, code = rest.partition(" ")

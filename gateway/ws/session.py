@@ -2,10 +2,11 @@
 
 The session decodes each frame, answers requests strictly in arrival order and
 hands acknowledgements to the channel. Responses (from the reader) and
-notifications (from the channel's pump) are written with aiohttp's
-``send_frame``, which never interleaves frames and waits while the socket's
-write buffer is over its limit: a slow peer pushes back on the pump and the
-reader instead of growing memory, and an idle connection owns no task of ours.
+notifications (from the channel's pump) are written at once, each frame with
+one write to the socket, and nothing waits for the peer: what a connection can
+have queued is bounded by its channel's window and its request rate, and a peer
+that takes nothing is cut off by ``--write-timeout``. An idle connection owns no
+task of ours.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ STRIKE_LIMIT = 100
 # How long a closing handshake may take before the connection is dropped.
 CLOSE_TIMEOUT = 5.0
 _CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
+_TEXT_FIN = 0x81  # the first byte of a final text frame
 _ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
 # Requests that identify a connection (it is then not closed by --identify-timeout).
 _IDENTIFYING = (frames.AoiClientRegistrationReq, frames.NotificationChannelActivationReq)
@@ -84,11 +86,20 @@ class Session:
         self._background: set[asyncio.Task[None]] | None = None  # made when first needed
         self.heard = time.monotonic()  # when the peer last sent anything (keep-alive)
 
-    async def push(self, frame: bytes) -> None:
-        """Write one text frame (waits while the socket's buffer is full)."""
+    def send(self, frame: bytes) -> None:
+        """Write one text frame now (unmasked, as a server sends; uncompressed, which
+        permessage-deflate allows for any message)."""
         # While closing, the reader sees the close and ends the session.
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_frame(frame, WSMsgType.TEXT)
+        if self.ws.closed or self.transport.is_closing():
+            return
+        size = len(frame)
+        if size < 126:
+            header = bytes((_TEXT_FIN, size))
+        elif size < 65536:
+            header = bytes((_TEXT_FIN, 126)) + size.to_bytes(2, "big")
+        else:
+            header = bytes((_TEXT_FIN, 127)) + size.to_bytes(8, "big")
+        self.transport.write(header + frame)
 
     async def ping(self) -> None:
         """Send a ping (the node's keep-alive sweep); never waits on the peer.
@@ -205,7 +216,7 @@ class Session:
             frame = frames.decode(text)
         except frames.FrameError as error:
             metrics.PROTOCOL_ERRORS.labels(error.reason).inc()
-            await self._reply(error.response, "invalid", started)
+            self._reply(error.response, "invalid", started)
             await self._strike()
             return
         if isinstance(frame, frames.NotificationDeliveryRes):
@@ -218,12 +229,12 @@ class Session:
         if refusal is not None:
             metrics.PROTOCOL_ERRORS.labels("rate_limited").inc()
             refused = frames.reply(frame.response, 429, refusal, transactionID=frame.transactionID)
-            await self._reply(refused, message_type, started)
+            self._reply(refused, message_type, started)
             await self._strike()
             return
         self._strikes = 0
         response = await answer(frame, self)
-        await self._reply(response, message_type, started)
+        self._reply(response, message_type, started)
         if response.code == 200 and isinstance(frame, _IDENTIFYING):
             self.node.local.identified(self)
         if self.channel is not None:
@@ -246,8 +257,8 @@ class Session:
         self._bucket.take()
         await self._strike()
 
-    async def _reply(self, response: frames.Response, label: str, started: float) -> None:
-        await self.push(frames.encode(response))
+    def _reply(self, response: frames.Response, label: str, started: float) -> None:
+        self.send(frames.encode(response))
         metrics.observe_request(label, response.code, time.perf_counter() - started)
         if log.isEnabledFor(logging.DEBUG):
             tag = None if self.channel is None else self.channel.tag

@@ -88,8 +88,9 @@ async def test_doorbell_goes_over_the_bus_only_to_another_node(
             """Doorbells seen on the holder's bus channel until it stays quiet for 0.3 s."""
             seen = []
             while message := await bus.get_message(timeout=0.3):
-                if message["data"].startswith("ring "):
-                    seen.append(message["data"])
+                verb, tag, *_ = message["data"].split(" ")
+                if verb in ("ring", "note"):
+                    seen.append(f"{verb} {tag}")
             return seen
 
         await rings()
@@ -99,8 +100,14 @@ async def test_doorbell_goes_over_the_bus_only_to_another_node(
             "notificationID"
         ]
         assert await rings() == []
-        # Accepted elsewhere: the doorbell crosses the bus.
+        # Accepted elsewhere: the doorbell crosses the bus, carrying the notification.
         _, body = await AppServer(other.url, http).send(registration_id, "remote")
+        assert (await device.next_notification(timeout=5))["notificationID"] == body[
+            "notificationID"
+        ]
+        assert await rings() == [f"note {registration_id[:11]}"]
+        # One with a collapseKey is only rung: it is read (and marked sent) from Redis.
+        _, body = await AppServer(other.url, http).send(registration_id, "c", collapseKey="k")
         assert (await device.next_notification(timeout=5))["notificationID"] == body[
             "notificationID"
         ]

@@ -7,8 +7,9 @@
 -- key, the notificationID is kept under (registrationID, key) in the same step, and a
 -- repeat stores nothing: it gets the first notificationID back.
 -- Returns told({status, expired, replaced, ring here (0 or 1), seen news (0 or 1)}) with
--- status 404, 403, 429, or the stored status; or told({'replayed', 0, 0, 0, seen news,
--- first ID}).
+-- status 404, 403, 429 or 'expired'; told({'queued', expired, replaced, ring here, seen
+-- news, sequence, ownership epoch, applicationID, accepted time}) (what a doorbell may
+-- carry); or told({'replayed', 0, 0, 0, seen news, first ID}).
 local reg, id, collapse = ARGV[4], ARGV[5], ARGV[8]
 local app = redis.call('HGET', REGS, reg)
 if not app then
@@ -46,7 +47,8 @@ if idem then
 end
 local key = NOTE .. id
 local ttl = tonumber(ARGV[7])
-local node = redis.call('HGET', CLIENT, 'node')
+local owner = redis.call('HMGET', CLIENT, 'node', 'epoch')
+local node = owner[1]
 if ttl == 0 and not node then
   redis.call('HSET', key, 'reg', reg, 'app', app, 'at', NOW, 'dl', NOW, 'st', 'expired', 'ft', NOW)
   redis.call('PEXPIRE', key, KEEP)
@@ -71,4 +73,4 @@ if node == ARGV[11] then
 elseif node then
   tell(node, 'ring ' .. TAG)
 end
-return told({'queued', expired, replaced and 1 or 0, here, news})
+return told({'queued', expired, replaced and 1 or 0, here, news, seq, owner[2], app, NOW})

@@ -1,12 +1,36 @@
--- ARGV 4 epoch of the channel, 5 sequence already read, 6 how many to read,
--- then pairs (notificationID, delivered|rejected) of acknowledgements.
--- One round trip per channel step: apply the acknowledgements (whatever the epoch:
--- the device did get them), then, unless the epoch moved on, read the next pending
--- notifications in acceptance order and mark them sent.
+-- ARGV 4 epoch of the channel, 5 sequence already read, 6 how many to read, 7 how many
+-- notificationIDs follow that were written to the channel from a doorbell (their
+-- ``sent`` is recorded here), then pairs (notificationID, delivered|rejected) of
+-- acknowledgements.
+-- One round trip per channel step: record what was written and apply the
+-- acknowledgements (whatever the epoch: the device did get them), then, unless the
+-- epoch moved on, read the next pending notifications in acceptance order and mark
+-- them sent.
 -- Returns {fenced (0 or 1), expired, newly_sent, accepted time or false per
 -- acknowledgement..., then seq, id, reg, app, payload, accepted per notification...}.
 local out = {0, 0, 0}
-for i = 7, #ARGV, 2 do
+
+-- Record a queued notification as written to the channel (no longer collapsible).
+local function mark_sent(id, key, reg, collapse)
+  if collapse then
+    local slot = reg .. ':' .. collapse
+    if redis.call('HGET', COLLAPSE, slot) == id then
+      redis.call('HDEL', COLLAPSE, slot)
+    end
+  end
+  redis.call('HSET', key, 'st', 'sent')
+  out[3] = out[3] + 1
+end
+
+local marks = tonumber(ARGV[7])
+for i = 8, 7 + marks do
+  local key = NOTE .. ARGV[i]
+  local f = redis.call('HMGET', key, 'st', 'reg', 'ck')
+  if f[1] == 'queued' then
+    mark_sent(ARGV[i], key, f[2], f[3])
+  end
+end
+for i = 8 + marks, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('ZSCORE', QUEUE, id) then
     table.insert(out, redis.call('HGET', NOTE .. id, 'at'))
@@ -30,14 +54,7 @@ for i = 1, #rows, 2 do
   local key = NOTE .. id
   local f = redis.call('HMGET', key, 'reg', 'app', 'pl', 'at', 'st', 'ck')
   if f[5] == 'queued' then
-    if f[6] then
-      local slot = f[1] .. ':' .. f[6]
-      if redis.call('HGET', COLLAPSE, slot) == id then
-        redis.call('HDEL', COLLAPSE, slot)
-      end
-    end
-    redis.call('HSET', key, 'st', 'sent')
-    out[3] = out[3] + 1
+    mark_sent(id, key, f[1], f[6])
   end
   table.insert(out, rows[i + 1])
   table.insert(out, id)
