@@ -16,9 +16,7 @@ off, see node/listener.py), so nothing is held before it is counted:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import zlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -65,8 +63,9 @@ class BodyLimits:
     budget: BodyBudget = field(default_factory=lambda: BodyBudget(256 << 20))
 
 
-class _Body:
-    """One body being read: its bytes, and what it took from the budget."""
+class Body:
+    """One body being read: its bytes, and what it took from the budget (given back by
+    ``release``)."""
 
     __slots__ = ("budget", "data", "limits", "taken")
 
@@ -87,6 +86,10 @@ class _Body:
         self.hold(len(piece))
         self.data += piece
 
+    def release(self) -> None:
+        self.budget.give(self.taken)
+        self.taken = 0
+
 
 class _Inflater:
     """Incremental gzip/deflate decoding, a bounded step at a time."""
@@ -103,7 +106,7 @@ class _Inflater:
         # "deflate" is the zlib format (RFC 9110); some senders send raw deflate.
         return zlib.decompressobj(_ZLIB if first[0] & 0x0F == 8 else _RAW_DEFLATE)
 
-    async def feed(self, chunk: bytes, body: _Body) -> None:
+    async def feed(self, chunk: bytes, body: Body) -> None:
         if self._stream is None:
             self._stream = self._start(chunk)
         stream = self._stream
@@ -136,7 +139,7 @@ def _inflater(request: web.Request) -> _Inflater | None:
     return _Inflater(_CODINGS[coding])
 
 
-async def _fill(request: web.Request, body: _Body, inflater: _Inflater | None) -> None:
+async def _fill(request: web.Request, body: Body, inflater: _Inflater | None) -> None:
     content = request.content
     while chunk := await content.readany():
         if inflater is None:
@@ -152,24 +155,32 @@ async def _fill(request: web.Request, body: _Body, inflater: _Inflater | None) -
         inflater.finish()
 
 
-@contextlib.asynccontextmanager
-async def request_body(request: web.Request, limits: BodyLimits) -> AsyncIterator[bytearray]:
-    """The body of ``request``, held (and counted against the budget) inside the block."""
+async def read_body(request: web.Request, limits: BodyLimits) -> Body:
+    """The body of ``request``, held and counted against the budget until ``release``."""
     inflater = _inflater(request)
     declared = request.content_length
     if inflater is None and declared is not None and declared > limits.max_bytes:
         raise PayloadTooLarge(f"body: larger than {limits.max_bytes} bytes")
-    body = _Body(limits)
+    body = Body(limits)
     try:
-        try:
-            async with asyncio.timeout(limits.timeout):
-                await _fill(request, body, inflater)
-        except TimeoutError:
-            raise RequestTimeout(f"body: not received within {limits.timeout:g} s") from None
-        except RequestPayloadError as error:  # bad chunked framing, short Content-Length
-            raise BadRequest(f"body: malformed ({error})") from None
-        except ConnectionError:
-            raise BadRequest("body: incomplete, the connection was lost") from None
-        yield body.data
-    finally:
-        body.budget.give(body.taken)
+        if inflater is None and request.content.is_eof():
+            body.add(request.content.read_nowait())  # all in already: nothing to wait for
+        else:
+            await _fill_in_time(request, body, inflater)
+    except BaseException:
+        body.release()
+        raise
+    return body
+
+
+async def _fill_in_time(request: web.Request, body: Body, inflater: _Inflater | None) -> None:
+    limits = body.limits
+    try:
+        async with asyncio.timeout(limits.timeout):
+            await _fill(request, body, inflater)
+    except TimeoutError:
+        raise RequestTimeout(f"body: not received within {limits.timeout:g} s") from None
+    except RequestPayloadError as error:  # bad chunked framing, short Content-Length
+        raise BadRequest(f"body: malformed ({error})") from None
+    except ConnectionError:
+        raise BadRequest("body: incomplete, the connection was lost") from None

@@ -13,7 +13,7 @@ from gateway.api import handlers
 from gateway.api.bodies import error_response
 from gateway.api.host import SENDER_HOST
 from gateway.api.keys import Grant, authenticate, count_scope_refusal
-from gateway.api.reading import request_body
+from gateway.api.reading import read_body
 from gateway.protocol.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.runtime import metrics
 
@@ -67,8 +67,11 @@ def _with_body(handler: BodyHandler) -> ApiHandler:
     """``handler`` given the request body, read within the node's limits."""
 
     async def read_then_handle(request: web.Request, grant: Grant) -> web.StreamResponse:
-        async with request_body(request, request.app[SENDER_HOST].body_limits) as body:
-            return await handler(request, grant, body)
+        body = await read_body(request, request.app[SENDER_HOST].body_limits)
+        try:
+            return await handler(request, grant, body.data)
+        finally:
+            body.release()
 
     return read_then_handle
 

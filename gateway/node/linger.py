@@ -56,8 +56,15 @@ class Linger(asyncio.Transport):
             self._watch.backlogged(self)
 
     def writelines(self, chunks: Any) -> None:
-        for chunk in chunks:
-            self.write(chunk)
+        """All of ``chunks`` with one write (one system call where the socket takes it)."""
+        if self._closing:
+            return
+        chunks = list(chunks)
+        real = self._real
+        real.writelines(chunks)
+        self.written += sum(len(chunk) for chunk in chunks)
+        if real.get_write_buffer_size():
+            self._watch.backlogged(self)
 
     def close(self) -> None:
         if self._closing:
