@@ -15,10 +15,9 @@ import sys
 import tracemalloc
 
 import uvloop
-from aiohttp import web
 
 from gateway.client import Device
-from gateway.node.app import build_app
+from gateway.node.app import listen, start_serving
 from gateway.node.embedded import EmbeddedRedis
 from gateway.node.node import Node
 from gateway.runtime.settings import Settings
@@ -50,11 +49,11 @@ async def hold_devices(port: int, count: int) -> None:
 async def probe(count: int) -> None:
     redis = EmbeddedRedis()
     redis.start()
-    node = Node.create(Settings(node_id="probe", port=0, connect_rate=1e6, redis_url=redis.url))
-    runner = web.AppRunner(build_app(node), handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
+    unlimited = {"connect_rate": 1e6, "address_connect_rate": 1e6, "address_register_rate": 1e6}
+    node = Node.create(Settings(node_id="probe", port=0, redis_url=redis.url, **unlimited))
+    listener = listen("127.0.0.1", 0)
+    runner, _ = await start_serving(node, listener)
+    port = listener.getsockname()[1]
     try:
         gc.collect()
         tracemalloc.start(1)

@@ -119,15 +119,24 @@ async def _serve_on(
     return runner
 
 
-async def serve(node: Node, main: socket.socket, ops_socket: socket.socket | None) -> None:
-    """Serve on ``main`` (and the operations port's socket) until SIGTERM or SIGINT, then
-    drain and return."""
-    settings = node.settings
+async def start_serving(
+    node: Node, main: socket.socket, ops_socket: socket.socket | None = None
+) -> tuple[web.AppRunner, web.AppRunner | None]:
+    """Serve the node's application on ``main`` and the operations port's on
+    ``ops_socket``; the runners (to clean up)."""
     runner = await _serve_on(build_app(node), _limits(node, "main", main_port_cap()), main)
     ops = None
     if ops_socket is not None:
         ops_limits = _limits(node, "ops", OPS_CONNECTIONS)
         ops = await _serve_on(build_ops_app(node), ops_limits, ops_socket)
+    return runner, ops
+
+
+async def serve(node: Node, main: socket.socket, ops_socket: socket.socket | None) -> None:
+    """Serve on ``main`` (and the operations port's socket) until SIGTERM or SIGINT, then
+    drain and return."""
+    settings = node.settings
+    runner, ops = await start_serving(node, main, ops_socket)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

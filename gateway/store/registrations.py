@@ -34,17 +34,22 @@ class Registrations(Expiry):
         client_id = ids.new_id(tag)
         client_key = keys.client(tag)
         period = self.period()
-        # Two steps, the record first: the index (in another slot, on Redis Cluster maybe
-        # another shard) must never name a record that does not exist yet, or a
-        # concurrent registration would take it for a stale entry and replace it.
         record = ("HSET", client_key, "id", client_id, "dev", device_number, "epoch", 0)
-        await self._call((*record, "seen", period), durable=True)  # its own WAIT
         claim = (
             ("SET", index, client_id, "NX")
             if existing is None
             else self._swap(index, existing, client_id)  # a removal that did not finish
         )
-        claimed, _ = await self._batch([claim, self._file(tag, period)], durable=True)
+        steps = [(*record, "seen", period), claim, self._file(tag, period)]
+        if self.link.colocated(client_key, index):
+            # One pipeline on one primary runs in order: the record before the index.
+            _, claimed, _ = await self._batch(steps, durable=True)
+        else:
+            # The index (on another shard) must never name a record that does not exist
+            # yet, or a concurrent registration would take it for a stale entry: two
+            # steps, the record first (each with its own WAIT).
+            await self._call(steps[0], durable=True)
+            claimed, _ = await self._batch(steps[1:], durable=True)
         if claimed:
             return client_id
         await self._call(("DEL", client_key))

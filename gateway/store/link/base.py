@@ -261,6 +261,15 @@ class Link(ABC):
         for source in self.scripts.values():
             _raise_first(await self.submit_each(self.primaries(), ("SCRIPT", "LOAD", source)))
 
+    def colocated(self, *keys: str) -> bool:
+        """Whether ``keys`` live on one primary now (always, but on Cluster), so that
+        commands on them sent in one pipeline run in the order sent."""
+        try:
+            lanes = {id(self.route(("GET", key))) for key in keys}
+        except RedisError:
+            return False
+        return len(lanes) == 1
+
     def publish(self, channel: str, message: str) -> Command:
         """The command that publishes ``message`` on a node-bus channel."""
         return (self.publish_verb, channel, message)

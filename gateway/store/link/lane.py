@@ -148,8 +148,9 @@ class Lane:
     def flush(self) -> None:
         """Start pipelines for what is queued, as far as the in-flight bound allows."""
         while self.queue and self._in_flight < MAX_IN_FLIGHT:
-            batch = [e for e in self.queue[:MAX_BATCH] if not e.submission.future.done()]
-            self.queue = self.queue[MAX_BATCH:]
+            cut = _cut(self.queue)
+            batch = [e for e in self.queue[:cut] if not e.submission.future.done()]
+            self.queue = self.queue[cut:]
             if batch:
                 self._in_flight += 1
                 self.exchanges += 1
@@ -234,6 +235,15 @@ class Lane:
         for task in list(self._exchanges):
             task.cancel()
         await asyncio.gather(*self._exchanges, return_exceptions=True)
+
+
+def _cut(queue: list[Entry]) -> int:
+    """Where the next pipeline ends: after MAX_BATCH commands, but never inside one
+    submission, whose commands must run in the order given (one connection)."""
+    cut = min(MAX_BATCH, len(queue))
+    while cut < len(queue) and queue[cut].submission is queue[cut - 1].submission:
+        cut += 1
+    return cut
 
 
 async def _reply(connection: Connection) -> Any:
