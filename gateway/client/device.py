@@ -38,6 +38,8 @@ _ENDED = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType
 _GOING_AWAY = 1001
 _SUPERSEDED = 4001
 _LOST = 1006  # closed without a close frame
+# In the notifications queue once the device is finished: it ends every wait for one.
+_FINISHED: dict[str, Any] = {}
 Listener = Callable[[dict[str, Any]], None]
 
 
@@ -155,7 +157,13 @@ class Device:
         if again:
             self._reconnecting = asyncio.create_task(self._reconnect(code))
         else:
+            self._finish()
+
+    def _finish(self) -> None:
+        """No more notifications will come: waits for one end (DeviceClosed)."""
+        if not self.finished.is_set():
             self.finished.set()
+            self.notifications.put_nowait(_FINISHED)
 
     def _emit(self, **event: Any) -> None:
         if self._on_event is not None:
@@ -249,23 +257,14 @@ class Device:
 
     async def next_notification(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """The next pushed ``notificationDeliveryReq``; waits through reconnections.
-
-        DeviceClosed once the device is closed and not reconnecting (nothing is left
-        to wait for), TimeoutError after ``timeout``.
-        """
+        DeviceClosed once the device is closed and not reconnecting, TimeoutError after
+        ``timeout`` (a plain get: a timeout never takes a notification away)."""
         async with asyncio.timeout(timeout):
-            if self.notifications.empty() and self.finished.is_set():
-                raise DeviceClosed(self.close_code, self.close_reason)
-            getter = asyncio.ensure_future(self.notifications.get())
-            ender = asyncio.ensure_future(self.finished.wait())
-            try:
-                await asyncio.wait((getter, ender), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                getter.cancel()
-                ender.cancel()
-            if getter.done() and not getter.cancelled():
-                return getter.result()
+            note = await self.notifications.get()
+        if note is _FINISHED:
+            self.notifications.put_nowait(_FINISHED)  # for every later wait too
             raise DeviceClosed(self.close_code, self.close_reason)
+        return note
 
     async def acknowledge(self, notification_id: str, code: int = 200) -> None:
         """Send ``notificationDeliveryRes`` (200 delivered, anything else rejected).
@@ -324,7 +323,7 @@ class Device:
             self._emit(event="gave-up", attempts=attempt, error=str(gone))
         finally:
             self._reconnecting = None
-        self.finished.set()
+        self._finish()
 
     async def _try_reconnect(self) -> bool:
         """One try: connect (URLs in turn), then activate the channel's client again."""
@@ -389,7 +388,7 @@ class Device:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
-        self.finished.set()
+        self._finish()
         if self._owned is not None:
             await self._owned.close()
 
