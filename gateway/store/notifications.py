@@ -54,7 +54,7 @@ class Notifications(Expiry):
         try:
             reply, here = self._ring(plan, outgoing, await self._call(command, durable=True))
         except Unreplicated as short:
-            self._ring_stored(plan, outgoing, short.replies[0])
+            self._ring_stored(plan, short.replies[0])
             raise
         await self._file_news([plan[0]] if _news(reply) else [], period)
         result = _accepted(plan, reply, max_pending, here)
@@ -101,14 +101,19 @@ class Notifications(Expiry):
             self.tell(channel, doorbell.message())
         return rest, doorbell if rest[3] else None
 
-    def _ring_stored(self, plan: tuple[str, str] | None, item: Outgoing, reply: Any) -> None:
+    def _ring_stored(self, plan: tuple[str, str] | None, reply: Any) -> None:
         """Ring the channel of a notification that was stored though its answer is an
         error (not replicated in time): over the bus, this node's own channel included."""
-        if plan is None or isinstance(reply, Exception):
+        if plan is None or isinstance(reply, Exception) or reply[0] != "queued":
             return
-        _, here = self._ring(plan, item, reply)
-        if here is not None:
-            self.tell(keys.bus_channel(self._node_id), here.message())
+        # A ring without the notification: a failover may still lose it, and a channel
+        # must not move past what its next primary does not have.
+        *rest, channel, _ = reply
+        doorbell = Doorbell(plan[0]).message()
+        if channel:
+            self.tell(channel, doorbell)
+        if rest[3]:
+            self.tell(keys.bus_channel(self._node_id), doorbell)
 
     async def send_many(
         self, batch: Sequence[Outgoing], max_pending: int, scope: Scope
@@ -128,9 +133,9 @@ class Notifications(Expiry):
         try:
             replies = iter(await self._replies(commands, durable=True) if commands else [])
         except Unreplicated as short:
-            stored = [(p, item) for p, item in zip(planned, batch, strict=True) if p is not None]
-            for (plan, item), reply in zip(stored, short.replies, strict=True):
-                self._ring_stored(plan, item, reply)
+            stored = [plan for plan in planned if plan is not None]
+            for plan, reply in zip(stored, short.replies, strict=True):
+                self._ring_stored(plan, reply)
             raise
         rung = [
             self._ring_entry(plan, item, next(replies)) if plan else (None, None)

@@ -45,7 +45,7 @@ class Outlet(Protocol):
 
     def send(self, frame: bytes) -> None: ...
 
-    async def ping(self) -> None: ...
+    def ping(self) -> None: ...
 
     def close_soon(self, code: int, reason: str) -> None: ...
 
@@ -72,6 +72,7 @@ class Channel:
         "_acks",
         "_again",
         "_marks",
+        "_rewound",
         "_round_trip",
         "_started",
         "client_id",
@@ -101,6 +102,7 @@ class Channel:
         self._marks: list[str] = []  # written from a doorbell, ``sent`` not recorded yet
         self._round_trip: asyncio.Future[list[Any]] | None = None
         self._again = False  # another round trip was asked for while one was in flight
+        self._rewound = False  # the cursor went back to 0 while a round trip was in flight
         self._started = False
 
     @property
@@ -117,8 +119,18 @@ class Channel:
     def renew(self, epoch: int) -> None:
         """Activated again on the same connection: resend what is unacknowledged."""
         self.epoch = epoch
-        self.cursor = 0
         self.inflight.clear()
+        self._rewind()
+
+    def reread(self) -> None:
+        """Read again from the oldest pending notification: after the link to Redis
+        recovered, whose new primary (a failover) may not have had what this channel had
+        already read or been given; what is sent twice is told apart by the device."""
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self.cursor = 0
+        self._rewound = self._round_trip is not None  # its reply must not move the cursor
         self.ring()
 
     def ring(self) -> None:
@@ -145,6 +157,8 @@ class Channel:
                 asyncio.get_running_loop().call_later(_RECORD_DELAY, self._record)
             self._marks.append(note.notification_id)
             self.outlet.send(delivery_frame(note))
+            if log.isEnabledFor(logging.DEBUG):
+                self._log_pushed([note])
         else:
             self.ring()
 
@@ -211,16 +225,19 @@ class Channel:
             self.outlet.drop_channel()
             return
         self._write(batch)
+        if self._rewound:
+            self._rewound, self.cursor = False, 0
         if self._again or (batch and len(batch) == room):
             self._again = False  # (a full window: more may be waiting)
             self.ring()
 
+    def _log_pushed(self, batch: list[Pending]) -> None:
+        pushed = [note.notification_id for note in batch]
+        log.debug("pushing %d", len(batch), extra={"client_tag": self.tag, "notifications": pushed})
+
     def _write(self, batch: list[Pending]) -> None:
         if batch and log.isEnabledFor(logging.DEBUG):
-            pushed = [note.notification_id for note in batch]
-            log.debug(
-                "pushing %d", len(batch), extra={"client_tag": self.tag, "notifications": pushed}
-            )
+            self._log_pushed(batch)
         for note in batch:
             self.inflight[note.notification_id] = None
             self.cursor = note.seq

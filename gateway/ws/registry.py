@@ -108,7 +108,7 @@ class LocalChannels:
             if outlet.heard < silent_since:
                 outlet.close_soon(1001, "ping timeout")
             else:
-                await outlet.ping()
+                outlet.ping()
             if count % _SWEEP_SLICE == 0:
                 await asyncio.sleep(0)
 
@@ -121,9 +121,11 @@ class LocalChannels:
         return len(outlets)
 
     def ring_all(self) -> None:
-        """Wake every channel (after the bus reconnected: doorbells may be lost)."""
+        """Make every channel read its queue again from the start (after the bus
+        resubscribed or the link recovered: doorbells may be lost, and after a failover
+        the new primary may lack what a channel had already read)."""
         for channel in self.channels.values():
-            channel.ring()
+            channel.reread()
 
     async def catch_up(self) -> None:
         """Wake idle channels whose queue holds more than they have read."""
