@@ -12,7 +12,7 @@ aiohttp's request handler gets what it lacks against a hostile peer here:
   connections close after ``--keepalive-timeout`` (aiohttp's own timer);
 - a write that makes no progress for ``--write-timeout`` aborts the connection;
 - closes linger (``linger.py``) so the last answer or close frame arrives;
-- a client websocket frame without a mask closes the connection with 1002;
+- an upgraded connection is handed to its websocket session (``hand_over``);
 - a malformed request is answered 400 (431 for a head too large) as JSON,
   counted under route ``invalid``, and logged without a traceback.
 
@@ -39,7 +39,6 @@ from gateway.api.bodies import error_response
 from gateway.node.linger import LINGER_SECONDS, Linger
 from gateway.protocol.errors import BadRequest, GatewayError
 from gateway.runtime import metrics
-from gateway.ws.framing import MaskCheck
 
 log = logging.getLogger(__name__)
 # Descriptors kept free below the file limit for everything but the main port's
@@ -48,9 +47,6 @@ FILE_RESERVE = 128
 OPS_CONNECTIONS = 32
 SWEEP_SECONDS = 0.5
 _HEAD_TOO_LARGE = 431
-_UNMASKED_REASON = b"frame not masked"
-CLOSE_UNMASKED = bytes([0x88, 2 + len(_UNMASKED_REASON)]) + (1002).to_bytes(2, "big")
-CLOSE_UNMASKED += _UNMASKED_REASON
 
 
 def main_port_cap() -> int:
@@ -175,13 +171,13 @@ def _refused(reason: str) -> bool:
 class GuardedHandler(RequestHandler):
     """aiohttp's request handler, counted, timed and bounded by its ``Listener``."""
 
-    __slots__ = ("_head_bytes", "_listener", "_masks", "linger")
+    __slots__ = ("_head_bytes", "_listener", "_wire", "linger")
 
     def __init__(self, listener: Listener, server: web.Server, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
         self._listener = listener
         self._head_bytes = 0
-        self._masks: MaskCheck | None = None
+        self._wire: asyncio.Protocol | None = None  # the websocket it was handed over to
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.linger = Linger(cast(asyncio.Transport, transport), self._listener)
@@ -194,18 +190,41 @@ class GuardedHandler(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._listener.closed(self)
-        super().connection_lost(exc)
+        if self._wire is not None:
+            self._wire.connection_lost(exc if isinstance(exc, Exception) else None)
+        super().connection_lost(exc)  # after a hand-over: already done, nothing happens
 
     def data_received(self, data: bytes) -> None:
+        if self._wire is not None:
+            self._wire.data_received(data)
+            return
         if self.linger.closing:
             return  # a lingering close reads and drops what still comes
-        if self._masks is not None:
-            if not self._masks.feed(data):
-                self._unmasked()
-                return
-            super().data_received(data)
-            return
         self._request_data(data)
+
+    def pause_writing(self) -> None:
+        if self._wire is not None:
+            self._wire.pause_writing()
+        else:
+            super().pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._wire is not None:
+            self._wire.resume_writing()
+        else:
+            super().resume_writing()
+
+    def hand_over(self, wire: asyncio.Protocol) -> bytes:
+        """The connection, upgraded to a websocket, is ``wire``'s from now on (this
+        handler forwards it what arrives). aiohttp lets go of it once the handler has
+        returned; the listener goes on counting and timing it. Returns the bytes read
+        past the upgrade request."""
+        self._wire = wire
+        self._listener.heading.pop(self, None)
+        tail, self._message_tail = self._message_tail, b""
+        self.transport = None  # aiohttp's loop must not close what it no longer serves
+        asyncio.get_running_loop().call_soon(RequestHandler.connection_lost, self, None)
+        return tail
 
     def _request_data(self, data: bytes) -> None:
         heading = self._listener.heading
@@ -221,21 +240,6 @@ class GuardedHandler(RequestHandler):
             self._head_bytes += len(data)
             if self._head_bytes > self._listener.limits.max_header_bytes:
                 self._answer_and_close(_HEAD_TOO_LARGE, "request head: too large")
-
-    def set_parser(self, parser: Any, data_received_cb: Callable[[], None] | None = None) -> None:
-        """The connection was upgraded to a websocket: check every frame's mask from here."""
-        self._masks = MaskCheck()
-        self._listener.heading.pop(self, None)
-        if self._message_tail and not self._masks.feed(self._message_tail):
-            self._message_tail = b""
-            self._unmasked()
-            return
-        super().set_parser(parser, data_received_cb)
-
-    def _unmasked(self) -> None:
-        metrics.PROTOCOL_ERRORS.labels("unmasked").inc()
-        self.linger.write(CLOSE_UNMASKED)
-        self.linger.close()
 
     def _answer_and_close(self, status: int, detail: str) -> None:
         self._listener.heading.pop(self, None)

@@ -1,12 +1,12 @@
-"""``GET /ws``: the websocket upgrade, its refusals, and the read loop of one connection."""
+"""``GET /ws``: the websocket upgrade, its refusals, and the hand-over to the session."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
-import time
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -17,48 +17,63 @@ from gateway.ws import tokens
 from gateway.ws.host import DEVICE_HOST, DeviceHost
 from gateway.ws.session import Session
 
-# One line per connection opened and closed at info level: no IDs (the connection's
-# own ID only at debug level), never a deviceNumber or payload.
-log = logging.getLogger("gateway.connections")
-_ABNORMAL = 1006  # no close frame: the connection was lost
-
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    """``GET /ws``: upgrade, then serve AOI-1 until the connection closes."""
+    """``GET /ws``: answer the upgrade, then hand the connection to its session.
+
+    From the 101 on, the connection is served by the session (``wire.py``) instead
+    of aiohttp's request handler: what an idle connection keeps is the session and
+    aiohttp's frame reader, nothing of the request.
+    """
     node = request.app[DEVICE_HOST]
     transport = request.transport
-    if transport is None:  # the client has already gone
+    protocol = request.protocol
+    if transport is None or not isinstance(protocol, Upgradable):  # the client has gone
         raise web.HTTPBadRequest()
     identity = _identity(request, node)
     forwarded = _admit(request, node, transport)
-    settings = node.settings
-    # Pings come from the node's keep-alive sweep (no timers per connection), so
-    # pongs and pings reach the session, which counts them as signs of life.
-    ws = web.WebSocketResponse(
-        autoping=False,
-        # aiohttp refuses a message of exactly max_msg_size; the contract accepts it.
-        max_msg_size=settings.max_frame_bytes + 1,
-        # Declined unless enabled: a deflate context costs ~90 KiB per connection.
-        compress=settings.ws_compression,
-    )
-    await ws.prepare(request)
+    # aiohttp's own checks of the upgrade request (400 when it is not one) and its
+    # answer's headers (permessage-deflate only when enabled: ~90 KiB per connection).
+    headers, _, compress, _ = web.WebSocketResponse(
+        compress=node.settings.ws_compression
+    )._handshake(request)
+    session = Session(transport, node, bool(compress), forwarded, identity)
+    transport.write(_switching_protocols(headers))
+    tail = protocol.hand_over(session)
     metrics.observe_http("/ws", 101)
-    session = Session(ws, transport, node, forwarded, identity)
     session.open()
-    metrics.CONNECTIONS.inc()
-    opened = _log_opened(session, len(node.local.outlets))
-    try:
-        # The read loop runs in this frame: each coroutine frame kept while a
-        # connection idles is memory per connection.
-        while await session.on_message(await ws.receive()):
-            pass
-    finally:
-        try:
-            await session.finish()
-        finally:
-            metrics.CONNECTIONS.dec()
-            _log_closed(session, opened, len(node.local.outlets))
-    return ws
+    if tail:
+        session.data_received(tail)  # frames the client sent right behind its upgrade
+    return Detached()
+
+
+@runtime_checkable
+class Upgradable(Protocol):
+    """The request handler of a connection that can be handed to another protocol."""
+
+    def hand_over(self, protocol: asyncio.Protocol) -> bytes:
+        """From now on the connection is ``protocol``'s; the bytes already read past
+        the request."""
+
+
+class Detached(web.StreamResponse):
+    """What the upgrade handler answers aiohttp with: nothing more to write, and the
+    connection is not aiohttp's to keep or close any more."""
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+    @property
+    def keep_alive(self) -> bool:
+        return False
+
+
+def _switching_protocols(headers: Mapping[str, str]) -> bytes:
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"HTTP/1.1 101 Switching Protocols\r\n{lines}\r\n".encode()
 
 
 def _admit(request: web.Request, node: DeviceHost, transport: asyncio.Transport) -> str | None:
@@ -119,29 +134,6 @@ def _token(request: web.Request) -> str:
             "invalid", "token: expected exactly 'Authorization: Bearer <token>' or access_token"
         )
     return token
-
-
-def _log_opened(session: Session, open_now: int) -> float:
-    """Log the connection's opening; returns when it opened (``time.monotonic``)."""
-    if log.isEnabledFor(logging.INFO):
-        extra: dict[str, object] = {"open": open_now}
-        if log.isEnabledFor(logging.DEBUG):
-            extra["connection"] = session.conn_id
-        log.info("connection opened (%d open)", open_now, extra=extra)
-    return time.monotonic()
-
-
-def _log_closed(session: Session, opened: float, open_now: int) -> None:
-    if not log.isEnabledFor(logging.INFO):
-        return
-    seconds = time.monotonic() - opened
-    code = session.ws.close_code or _ABNORMAL
-    extra: dict[str, object] = {"code": code, "duration_seconds": round(seconds, 3)}
-    if log.isEnabledFor(logging.DEBUG):
-        extra["connection"] = session.conn_id
-    log.info(
-        "connection closed: code %d after %.1f s (%d open)", code, seconds, open_now, extra=extra
-    )
 
 
 def _refusal(node: DeviceHost) -> tuple[str, float] | None:

@@ -1,12 +1,13 @@
-"""One websocket connection: the messages of the handler's read loop; writes go straight out.
+"""One websocket connection: its AOI-1 requests, answered in order, and its channel.
 
-The session decodes each frame, answers requests strictly in arrival order and
-hands acknowledgements to the channel. Responses (from the reader) and
-notifications (from the channel's pump) are written at once, each frame with
-one write to the socket, and nothing waits for the peer: what a connection can
-have queued is bounded by its channel's window and its request rate, and a peer
-that takes nothing is cut off by ``--write-timeout``. An idle connection owns no
-task of ours.
+The session is the connection's protocol (``Wire``). Each text message is
+decoded as it arrives: an acknowledgement goes to the channel at once, a request
+joins the connection's queue, which one task works through in arrival order and
+then ends (an idle connection owns no task). A peer that queues requests faster
+than they are answered is paused. Answers and notifications are written at once
+and nothing waits for the peer: what a connection can have queued is bounded by
+its channel's window and its request rate, and a peer that takes nothing is cut
+off by ``--write-timeout``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Coroutine
 from typing import Any
-
-from aiohttp import WSMessage, WSMsgType, web
 
 from gateway.protocol import frames, ids
 from gateway.protocol.errors import Unavailable
@@ -28,22 +28,23 @@ from gateway.ws.channel import Channel
 from gateway.ws.host import DeviceHost
 from gateway.ws.limits import TokenBucket
 from gateway.ws.tokens import Identity
+from gateway.ws.wire import ABNORMAL, Wire
 
 # At debug level one line per answered request: its type, code, the connection and the
 # client's tag (never the clientID, which is a capability, nor any payload).
 log = logging.getLogger("gateway.requests")
+# One line per connection opened and closed at info level: no IDs (the connection's
+# own ID only at debug level), never a deviceNumber or payload.
+connections_log = logging.getLogger("gateway.connections")
 # Consecutive refused frames (invalid or over the rate) before closing with 1008.
 STRIKE_LIMIT = 100
-# How long a closing handshake may take before the connection is dropped.
-CLOSE_TIMEOUT = 5.0
-_CLOSE_REASONS = {1007: "invalid_utf8", 1009: "too_large"}
-_TEXT_FIN = 0x81  # the first byte of a final text frame
-_ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+# Requests queued on one connection before reading from it pauses.
+MAX_QUEUED_REQUESTS = 64
 # Requests that identify a connection (it is then not closed by --identify-timeout).
 _IDENTIFYING = (frames.AoiClientRegistrationReq, frames.NotificationChannelActivationReq)
 
 
-class Session:
+class Session(Wire):
     """The state of one websocket connection on this node."""
 
     __slots__ = (
@@ -51,28 +52,27 @@ class Session:
         "_bucket",
         "_expiry",
         "_forwarded",
+        "_queue",
         "_strikes",
+        "_worker",
         "channel",
         "conn_id",
         "device_number",
-        "heard",
         "node",
-        "transport",
-        "ws",
+        "opened",
     )
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
         transport: asyncio.Transport,
         node: DeviceHost,
+        compress: bool,
         forwarded: str | None = None,
         identity: Identity | None = None,
     ) -> None:
-        self.ws = ws
+        super().__init__(transport, node.settings.max_frame_bytes, compress)
         # The client address when a trusted proxy forwarded it (else the peer's).
         self._forwarded = forwarded
-        self.transport = transport
         self.node = node
         self.conn_id = ids.new_connection_id()
         # The token's deviceNumber: every request must be about this device. Without
@@ -83,36 +83,11 @@ class Session:
         rate = node.settings.request_rate
         self._bucket = TokenBucket(rate, 2 * rate)
         self._strikes = 0
+        # Requests (and refusals of invalid frames) waiting for their answer, in order.
+        self._queue: deque[tuple[frames.Request | frames.FrameError, float]] | None = None
+        self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] | None = None  # made when first needed
-        self.heard = time.monotonic()  # when the peer last sent anything (keep-alive)
-
-    def send(self, frame: bytes) -> None:
-        """Write one text frame now (unmasked, as a server sends; uncompressed, which
-        permessage-deflate allows for any message)."""
-        # While closing, the reader sees the close and ends the session.
-        if self.ws.closed or self.transport.is_closing():
-            return
-        size = len(frame)
-        if size < 126:
-            header = bytes((_TEXT_FIN, size))
-        elif size < 65536:
-            header = bytes((_TEXT_FIN, 126)) + size.to_bytes(2, "big")
-        else:
-            header = bytes((_TEXT_FIN, 127)) + size.to_bytes(8, "big")
-        self.transport.write(header + frame)
-
-    async def ping(self) -> None:
-        """Send a ping (the node's keep-alive sweep); never waits on the peer.
-
-        Skipped while output is still queued for the peer: the connection is not
-        idle then, and a peer that stopped reading also stops answering and is
-        closed by the sweep. With nothing queued the write cannot wait on flow
-        control, so one sweep pings every connection without a task per ping.
-        """
-        if self.transport.get_write_buffer_size():
-            return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.ping()
+        self.opened = time.monotonic()
 
     @property
     def node_id(self) -> str:
@@ -134,6 +109,14 @@ class Session:
     def channel_client(self) -> str | None:
         return None if self.channel is None else self.channel.client_id
 
+    @property
+    def address(self) -> str:
+        """The client address this connection counts for."""
+        if self._forwarded is not None:
+            return self._forwarded
+        peer = self.transport.get_extra_info("peername")
+        return str(peer[0]) if peer else ""
+
     def wrong_device(self) -> None:
         """A request named another device's deviceNumber or clientID (refused with 403)."""
         metrics.auth_failure("device", "device")
@@ -144,8 +127,20 @@ class Session:
         return asyncio.get_running_loop().call_later(delay, self.close_soon, 4003, "expired")
 
     def close_soon(self, code: int, reason: str) -> None:
-        """Close the websocket from outside the reader (node bus, drain)."""
-        self._spawn(self._close(code, reason))
+        """Close the websocket (node bus, drain, keep-alive, deadlines)."""
+        self.close(code, reason)
+
+    def open(self) -> None:
+        """Make the connection reachable by the node bus and the keep-alive sweep; it
+        must register or activate within ``--identify-timeout``."""
+        self.node.local.add_outlet(self)
+        metrics.CONNECTIONS.inc()
+        open_now = len(self.node.local.outlets)
+        if connections_log.isEnabledFor(logging.INFO):
+            extra: dict[str, object] = {"open": open_now}
+            if connections_log.isEnabledFor(logging.DEBUG):
+                extra["connection"] = self.conn_id
+            connections_log.info("connection opened (%d open)", open_now, extra=extra)
 
     def attach(self, client_id: str, tag: str, epoch: int) -> None:
         """Make this connection the client's channel (after a successful activation)."""
@@ -164,64 +159,48 @@ class Session:
             self.node.local.discard(channel)
             self._spawn(channel.stop())
 
-    def open(self) -> None:
-        """Make the connection reachable by the node bus and the keep-alive sweep; it
-        must register or activate within ``--identify-timeout``."""
-        self.node.local.add_outlet(self)
+    # Receiving.
 
-    @property
-    def address(self) -> str:
-        """The client address this connection counts for."""
-        if self._forwarded is not None:
-            return self._forwarded
-        peer = self.transport.get_extra_info("peername")
-        return str(peer[0]) if peer else ""
-
-    async def on_message(self, message: WSMessage) -> bool:
-        """Handle one message from ``ws.receive()``; False once the connection is done.
-
-        The caller owns the read loop, so an idle connection keeps no frame of ours
-        beyond the handler's (memory per connection).
-        """
-        self.heard = time.monotonic()
-        kind = message.type
-        if kind == WSMsgType.TEXT:
-            await self._on_text(message.data)
-        elif kind == WSMsgType.PING:
-            await self.ws.pong(message.data)
-        elif kind == WSMsgType.BINARY:
-            metrics.PROTOCOL_ERRORS.labels("binary").inc()
-            await self._close(1003, "binary frames are not accepted")
-            return False
-        elif kind == WSMsgType.ERROR:
-            # aiohttp has closed the socket with the error's code (1007, 1009, ...).
-            code = int(getattr(message.data, "code", 0))
-            metrics.PROTOCOL_ERRORS.labels(_CLOSE_REASONS.get(code, "transport")).inc()
-        return kind not in _ENDED
-
-    async def finish(self) -> None:
-        """The connection has closed: give up its channel and stop its tasks."""
-        if self._expiry is not None:
-            self._expiry.cancel()
-        try:
-            await self._release()
-        finally:
-            for task in list(self._background or ()):
-                task.cancel()
-            self.node.local.remove_outlet(self)
-
-    async def _on_text(self, text: str) -> None:
+    def on_text(self, text: str) -> None:
         started = time.perf_counter()
+        frame: frames.Request | frames.NotificationDeliveryRes | frames.FrameError
         try:
             frame = frames.decode(text)
         except frames.FrameError as error:
-            metrics.PROTOCOL_ERRORS.labels(error.reason).inc()
-            self._reply(error.response, "invalid", started)
-            await self._strike()
-            return
+            frame = error
         if isinstance(frame, frames.NotificationDeliveryRes):
-            if not self._on_acknowledgement(frame):
-                await self._unknown_acknowledgement()
+            channel = self.channel
+            if channel is None or not channel.acknowledge(frame.notificationID, frame.code == 200):
+                self._unknown_acknowledgement()
+            return
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        queue.append((frame, started))
+        if len(queue) >= MAX_QUEUED_REQUESTS:
+            self.transport.pause_reading()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work())
+
+    async def _work(self) -> None:
+        """Answer the queued requests in arrival order, then end."""
+        queue = self._queue
+        try:
+            while queue:
+                frame, started = queue.popleft()
+                await self._serve(frame, started)
+                if len(queue) == MAX_QUEUED_REQUESTS // 2:
+                    self.may_read()
+        finally:
+            self._worker = None
+            self._queue = None  # an idle connection keeps no queue
+            self.may_read()
+
+    async def _serve(self, frame: frames.Request | frames.FrameError, started: float) -> None:
+        if isinstance(frame, frames.FrameError):
+            metrics.PROTOCOL_ERRORS.labels(frame.reason).inc()
+            self._reply(frame.response, "invalid", started)
+            self._strike()
             return
         message_type = frame.__struct_config__.tag
         assert isinstance(message_type, str)
@@ -230,7 +209,7 @@ class Session:
             metrics.PROTOCOL_ERRORS.labels("rate_limited").inc()
             refused = frames.reply(frame.response, 429, refusal, transactionID=frame.transactionID)
             self._reply(refused, message_type, started)
-            await self._strike()
+            self._strike()
             return
         self._strikes = 0
         response = await answer(frame, self)
@@ -239,6 +218,11 @@ class Session:
             self.node.local.identified(self)
         if self.channel is not None:
             self.channel.start()
+
+    def may_read(self) -> None:
+        queue = self._queue
+        if queue is None or len(queue) < MAX_QUEUED_REQUESTS:
+            super().may_read()
 
     def _refusal(self, frame: frames.Request) -> str | None:
         """Why a request is refused unexecuted (429), or None."""
@@ -250,12 +234,12 @@ class Session:
             return "registration rate of this client address exceeded"
         return None
 
-    async def _unknown_acknowledgement(self) -> None:
+    def _unknown_acknowledgement(self) -> None:
         """An acknowledgement of nothing in flight here: refused, and over the request
         rate like any other frame (a flood of them ends in 1008)."""
         metrics.PROTOCOL_ERRORS.labels("unknown_ack").inc()
         self._bucket.take()
-        await self._strike()
+        self._strike()
 
     def _reply(self, response: frames.Response, label: str, started: float) -> None:
         self.send(frames.encode(response))
@@ -265,25 +249,45 @@ class Session:
             extra = {"connection": self.conn_id, "client_tag": tag}
             log.debug("%s answered %d", label, response.code, extra=extra)
 
-    async def _strike(self) -> None:
+    def _strike(self) -> None:
         self._strikes += 1
         if self._strikes >= STRIKE_LIMIT:
-            await self._close(1008, "too many refused frames")
+            self.fail(1008, "too many refused frames")
 
-    def _on_acknowledgement(self, ack: frames.NotificationDeliveryRes) -> bool:
-        """Hand an acknowledgement to the channel; False when nothing of that ID is in
-        flight on this connection."""
-        channel = self.channel
-        return channel is not None and channel.acknowledge(ack.notificationID, ack.code == 200)
+    # The end.
 
-    async def _close(self, code: int, reason: str) -> None:
-        """Close with ``code``; a peer that does not take the close frame and answer
-        within CLOSE_TIMEOUT (it stopped reading) loses the connection instead."""
+    def on_lost(self) -> None:
+        self._spawn(self._finish())
+
+    async def _finish(self) -> None:
+        """The connection has closed: give up its channel and stop its tasks."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
         try:
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self.ws.close(code=code, message=reason.encode())
-        except TimeoutError:
-            self.transport.abort()
+            await self._release()
+        finally:
+            self.node.local.remove_outlet(self)
+            metrics.CONNECTIONS.dec()
+            self._log_closed()
+
+    def _log_closed(self) -> None:
+        if not connections_log.isEnabledFor(logging.INFO):
+            return
+        seconds = time.monotonic() - self.opened
+        code = self.close_code or ABNORMAL
+        extra: dict[str, object] = {"code": code, "duration_seconds": round(seconds, 3)}
+        if connections_log.isEnabledFor(logging.DEBUG):
+            extra["connection"] = self.conn_id
+        open_now = len(self.node.local.outlets)
+        connections_log.info(
+            "connection closed: code %d after %.1f s (%d open)",
+            code,
+            seconds,
+            open_now,
+            extra=extra,
+        )
 
     async def _release(self) -> None:
         channel, self.channel = self.channel, None

@@ -10,10 +10,11 @@ import time
 from gateway.client import AppServer, Device
 from tests.calls import metric_values, ready_device, sample
 from tests.conftest import device_number, wait_for
-from tests.raw import close_code, frame, read_frame, ws_open, ws_request
+from tests.raw import close_code, frame, read_frame, rss_kib, ws_open, ws_request
 
 FRAME_LIMIT = 2048
 LATENCY_SAMPLES = 20
+PING_CHUNKS = 100
 
 
 async def test_unidentified_websocket_is_closed_1008_in_time(start_node, http) -> None:
@@ -167,3 +168,36 @@ async def test_write_without_progress_aborts_a_peer_that_answers_pings(start_nod
     status, info = await api.client(client_id)
     assert status == 200 and info["pendingNotifications"] == 2000  # nothing lost
     writer.close()
+
+
+async def test_a_peer_that_does_not_read_is_not_read_from(start_node) -> None:
+    node = start_node()
+    reader, writer = await ws_open(node.port, receive_buffer=4096)
+    await ws_request(
+        reader, writer, {"messageType": "aoiClientRegistrationReq", "deviceNumber": device_number()}
+    )
+    rss = rss_kib(node.pid)
+    pings = frame(b"p" * 125, opcode=0x9) * 1000
+    for _ in range(PING_CHUNKS):  # 13 MB of pings, each answered with its 125 bytes
+        writer.write(pings)
+    # The node stops reading once its answers back up: what was written stays here.
+    assert not await idle_within(writer, 3)
+    assert rss_kib(node.pid) - rss < 4 << 10
+    pongs = 0
+    async with asyncio.timeout(30):
+        while pongs < PING_CHUNKS * 1000:  # reading again: every ping is answered
+            opcode, payload = await read_frame(reader)
+            assert opcode == 0xA and payload == b"p" * 125
+            pongs += 1
+    assert await idle_within(writer, 5)
+    writer.close()
+
+
+async def idle_within(writer: asyncio.StreamWriter, seconds: float) -> bool:
+    """True once everything written was taken by the peer, False after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while writer.transport.get_write_buffer_size():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
