@@ -59,6 +59,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add("--connect-concurrency", type=_bounded(int, 1, 5000), default=200, help="per worker")
     add("--timeout", type=_bounded(float, 0.1, 120), default=10.0, help="per request, seconds")
     add("--out", type=Path, help="JSON result file (default bench-results/<scenario>-<time>.json)")
+    add(
+        "--device-token-secret",
+        type=Path,
+        help="HMAC secret file of the nodes' --device-jwt-key: devices upgrade with HS256 tokens",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--payload-bytes", type=_bounded(int, 0, 4096), default=64)
     add("--seed", type=int, default=1)
     add("--drain-timeout", type=_bounded(float, 0.1, 600), default=15.0, help="seconds")
+    add("--api-key", help="an API key of the nodes' --api-keys-file, sent with every send")
     return parser
 
 
@@ -129,6 +135,16 @@ async def _scenario(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
     return await run_push(setup, options)
 
 
+def _secret(path: Path | None) -> bytes | None:
+    """The HMAC secret of a file, read as the node reads it."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes().removesuffix(b"\n")
+    except OSError as error:
+        raise SystemExit(f"aoi-bench: error: {path}: {error.strerror}") from None
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     async with (
@@ -145,6 +161,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             per_worker=args.devices_per_worker,
             connect_concurrency=args.connect_concurrency,
             timeout=args.timeout,
+            api_key=getattr(args, "api_key", None),
+            device_secret=_secret(args.device_token_secret),
         )
         progress = asyncio.create_task(_progress(args, setup, started))
         try:
@@ -156,6 +174,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _document(args: argparse.Namespace, argv: Sequence[str], run: dict[str, Any]) -> dict[str, Any]:
     parameters = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    if parameters.get("api_key"):
+        parameters["api_key"] = "(given)"  # a credential never lands in a result file
     mode = "batch" if getattr(args, "batch", 0) else "single"
     if getattr(args, "rate", None):
         mode += "-paced"
@@ -176,6 +196,8 @@ def _ok(document: dict[str, Any]) -> bool:
     results = document["results"]
     if document["scenario"] == "connect":
         return bool(results["connected"] == results["devices"])
+    if not results["accepted"]:
+        return False  # nothing was accepted (refused, unauthorised): nothing was measured
     return not (results["lost"] or results["duplicated"] or results["misrouted"])
 
 

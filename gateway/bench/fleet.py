@@ -27,9 +27,11 @@ import msgspec
 from gateway.bench.local import raise_open_files_limit
 from gateway.bench.stats import Histogram
 from gateway.client import AoiError, Device
+from gateway.client.devtoken import mint_token
 from gateway.runtime import eventloop
 
 PROGRESS_PERIOD = 0.5
+TOKEN_TTL = 24 * 3600.0  # seconds: device tokens outlive any run
 _encoder = msgspec.json.Encoder()
 
 
@@ -44,6 +46,7 @@ class WorkerSpec:
     connect_concurrency: int
     timeout: float
     deadline: float  # time.monotonic() after which the worker gives up and exits
+    device_secret: bytes | None = None  # HMAC secret: each device upgrades with a token
 
 
 @dataclass(slots=True)
@@ -146,10 +149,17 @@ class _Worker:
         return ready
 
     async def _handshake(self, session: aiohttp.ClientSession, index: int, url: str) -> str:
-        ws = await session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5.0))
+        number = f"bench-{self.spec.run_id}-{index}"
+        secret = self.spec.device_secret
+        headers = None
+        if secret is not None:
+            headers = {"Authorization": f"Bearer {mint_token(secret, number, TOKEN_TTL)}"}
+        ws = await session.ws_connect(
+            url, headers=headers, timeout=aiohttp.ClientWSTimeout(ws_close=5.0)
+        )
         device = _BenchDevice(ws, index, self)
         self.devices.append(device)
-        client_id = await device.register(f"bench-{self.spec.run_id}-{index}")
+        client_id = await device.register(number)
         await device.activate(client_id)
         return await device.register_application(client_id, self.spec.application_id)
 

@@ -24,12 +24,14 @@ class HttpError(Exception):
     """The connection broke or the response was not one this client reads."""
 
 
-def post_request(url: str, path: str) -> Callable[[bytes], bytes]:
-    """A function that frames a JSON body as a POST to ``url`` + ``path``."""
+def post_request(url: str, path: str, api_key: str | None = None) -> Callable[[bytes], bytes]:
+    """A function that frames a JSON body as a POST to ``url`` + ``path`` (with the API
+    key as ``Authorization: Bearer``, if any)."""
     host = urlsplit(url).netloc
+    authorization = "" if api_key is None else f"Authorization: Bearer {api_key}\r\n"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        "Content-Length: "
+        f"{authorization}Content-Length: "
     ).encode("latin-1")
 
     def frame(body: bytes) -> bytes:

@@ -39,6 +39,8 @@ class Setup:
     per_worker: int = 10_000
     connect_concurrency: int = 200
     timeout: float = 10.0
+    api_key: str | None = None  # sent with every notification
+    device_secret: bytes | None = None  # HMAC secret that signs each device's token
     status: Callable[[], str] = lambda: ""
 
     @property
@@ -119,6 +121,7 @@ def _worker_specs(setup: Setup, devices: int, run_id: str) -> list[WorkerSpec]:
             connect_concurrency=setup.connect_concurrency,
             timeout=setup.timeout,
             deadline=setup.deadline + 30,
+            device_secret=setup.device_secret,
         )
         for w in range(workers)
     ]
@@ -216,6 +219,7 @@ def _plan(setup: Setup, options: PushOptions, ready: list[Ready]) -> PushPlan:
         payload="x" * options.payload_bytes,
         seed=options.seed,
         timeout=setup.timeout,
+        api_key=setup.api_key,
     )
 
 

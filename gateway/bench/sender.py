@@ -58,6 +58,7 @@ class PushPlan:
     payload: str
     seed: int
     timeout: float
+    api_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -93,7 +94,7 @@ class Sender:
             for registration in plan.registrations
         ]
         route = "/v1/notifications:batch" if plan.batch else "/v1/notifications"
-        self.framers = [post_request(url, route) for url in plan.node_urls]
+        self.framers = [post_request(url, route, plan.api_key) for url in plan.node_urls]
         self.log = SendLog()
         self._next = 0
 

@@ -97,3 +97,34 @@ def test_refuses_without_target(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode != 0 and "--local-nodes" in done.stderr
+
+
+def test_push_with_api_key_and_device_tokens(tmp_path: Path) -> None:
+    key = "bench-key-0123456789abcdef"
+    (tmp_path / "keys").write_text(f"{key} com.example.bench\n")
+    (tmp_path / "secret").write_bytes(b"s" * 32 + b"\n")
+    document = bench(
+        tmp_path,
+        *("push", "--local-nodes", "1", "--devices", "10", "--notifications", "100"),
+        *("--api-key", key, "--device-token-secret", str(tmp_path / "secret")),
+        f"--node-arg=--api-keys-file={tmp_path / 'keys'}",
+        f"--node-arg=--device-jwt-key={tmp_path / 'secret'}",
+    )
+    assert_delivered_exactly_once(document["results"], 100)
+    assert document["parameters"]["api_key"] == "(given)"  # never the key itself
+
+
+def test_push_fails_when_nothing_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "keys").write_text("bench-key-0123456789abcdef *\n")
+    command = [sys.executable, "-m", "gateway.bench.cli", "push", "--local-nodes", "1"]
+    keys = f"--node-arg=--api-keys-file={tmp_path / 'keys'}"
+    out = ("--out", str(tmp_path / "r.json"))
+    done = subprocess.run(
+        [*command, "--devices", "5", "--notifications", "20", "--duration-limit", "30", keys, *out],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1  # every send answered 401
+    assert json.loads((tmp_path / "r.json").read_text())["results"]["accepted"] == 0
