@@ -49,8 +49,15 @@ async def hold_devices(port: int, count: int) -> None:
 async def probe(count: int) -> None:
     redis = EmbeddedRedis()
     redis.start()
-    unlimited = {"connect_rate": 1e6, "address_connect_rate": 1e6, "address_register_rate": 1e6}
-    node = Node.create(Settings(node_id="probe", port=0, redis_url=redis.url, **unlimited))
+    settings = Settings(
+        node_id="probe",
+        port=0,
+        redis_url=redis.url,
+        connect_rate=1e6,
+        address_connect_rate=1e6,
+        address_register_rate=1e6,
+    )
+    node = Node.create(settings)
     listener = listen("127.0.0.1", 0)
     runner, _ = await start_serving(node, listener)
     port = listener.getsockname()[1]

@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,7 +30,7 @@ from gateway.bench.nodeprocess import NodeProcess, free_port
 from gateway.client import Device
 from gateway.node.embedded import EmbeddedRedis
 from gateway.runtime.settings import Settings
-from gateway.store import Outgoing, Store
+from gateway.store import EVERY_APPLICATION, Outgoing, Pending, Store
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -60,9 +61,12 @@ async def memory(count: int, payload: int) -> None:
         numbers = [str(5465465416846865465 + i) for i in range(count)]
         clients = await chunked(numbers, store.register)
         registered = await used_memory(store)
-        apps = await chunked(clients, lambda c: store.register_application(c, "com.app.x", 64))
+        apps = await chunked(
+            clients, lambda c: store.register_application(c, None, "com.app.x", 64)
+        )
         with_apps = await used_memory(store)
-        await chunked(apps, lambda r: store.send(Outgoing(r, "x" * payload, 86400), 1000))
+        outgoing = [Outgoing(r, "x" * payload, 86400) for r in apps]
+        await chunked(outgoing, lambda item: store.send(item, 1000, EVERY_APPLICATION))
         pending = await used_memory(store)
         await chunked(clients, lambda c: deliver(store, c))
         final = await used_memory(store)
@@ -81,10 +85,21 @@ async def memory(count: int, payload: int) -> None:
 async def deliver(store: Store, client_id: str) -> None:
     """Activate, read the one notification, acknowledge it, release the channel."""
     tag, conn = client_id[:11], "probe-" + client_id[:8]
-    epoch = await store.activate(client_id, "probe", conn)
-    (note,) = await store.sync(tag, epoch, 0, 10, {}) or []
-    await store.sync(tag, epoch, note.seq, 0, {note.notification_id: True})
+    epoch = await store.activate(client_id, None, "probe", conn)
+    (note,) = await channel_step(store, (tag, epoch, 0, 10), {}) or []
+    await channel_step(store, (tag, epoch, note.seq, 0), {note.notification_id: True})
     await store.release(tag, "probe", conn)
+
+
+async def channel_step(
+    store: Store, where: tuple[str, int, int, int], acks: dict[str, bool]
+) -> list[Pending] | None:
+    """One round trip of a channel: acknowledge, then read up to ``limit`` after
+    ``after_seq``; ``where`` is (tag, epoch, after_seq, limit), see ``Store.begin_sync``."""
+    done = store.begin_sync(*where, acks)
+    with contextlib.suppress(Exception):
+        await done
+    return store.end_sync(done, acks)
 
 
 async def idle(count: int, seconds: float, node_args: list[str]) -> None:

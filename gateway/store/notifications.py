@@ -176,8 +176,9 @@ class Notifications(Expiry):
     def end_sync(
         self, done: asyncio.Future[list[Any]], acks: Mapping[str, bool]
     ) -> list[Pending] | None:
-        """The notifications a finished ``begin_sync`` read, None when the epoch moved
-        on (fenced off); Unavailable when Redis failed."""
+        """The notifications a finished ``begin_sync`` read (``done`` may also be
+        cancelled or failed), None when the epoch moved on (fenced off); Unavailable
+        when Redis failed."""
         try:
             raw = done.result()[0]
         except (asyncio.CancelledError, *FAILURES) as error:
@@ -197,21 +198,6 @@ class Notifications(Expiry):
             )
             for i in range(0, len(rows), 6)
         ]
-
-    async def sync(
-        self,
-        tag: str,
-        epoch: int,
-        after_seq: int,
-        limit: int,
-        acks: Mapping[str, bool],
-        marks: Sequence[str] = (),
-    ) -> list[Pending] | None:
-        """``begin_sync`` and ``end_sync`` in one call."""
-        done = self.begin_sync(tag, epoch, after_seq, limit, acks, marks)
-        with contextlib.suppress(Exception):
-            await done
-        return self.end_sync(done, acks)
 
     async def pending_after(self, cursors: Sequence[tuple[str, int]]) -> list[int]:
         """For each (tag, seq): how many notifications wait past seq (one round trip)."""

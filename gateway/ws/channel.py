@@ -190,8 +190,11 @@ class Channel:
                 await asyncio.wait_for(asyncio.shield(waiting), _SETTLE_TIMEOUT)
         if self._acks or self._marks:
             acks, marks = self._take()
+            done = self.store.begin_sync(self.tag, self.epoch, self.cursor, 0, acks, marks)
+            with contextlib.suppress(Exception):
+                await done  # (a failure is end_sync's to tell)
             with contextlib.suppress(Unavailable):
-                await self.store.sync(self.tag, self.epoch, self.cursor, 0, acks, marks)
+                self.store.end_sync(done, acks)
 
     def _take(self) -> tuple[dict[str, bool], list[str]]:
         acks, marks = self._acks, self._marks
