@@ -1,4 +1,4 @@
-"""The console and the device page in real headless Chromium, against two real nodes."""
+"""The console and the device page in real headless Chromium, against real nodes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tests.conftest import device_number
 from tests.console.browser import (
     by_testid,
     connect_device,
+    expect,
     register_application,
     send_from_console,
     wait_for_notification,
@@ -62,4 +63,32 @@ def test_device_page_console_drain_and_deregistration(start_node, pages) -> None
     assert second.evaluate(DEREGISTER_FROM_PAGE, [other.ws_url.replace("http", "ws"), client_id])
     device.wait_for_selector('[data-testid="device-last-close"][data-code="4002"]')
     assert "deregistered" in str(by_testid(device, "device-last-close").text_content())
+    assert pages.errors == []
+
+
+@pytest.mark.timeout(90)
+def test_console_with_api_keys_and_the_notification_lookup(start_node, pages, tmp_path) -> None:
+    key = "console-admin-key-0123456789"
+    keys = tmp_path / "keys"
+    keys.write_text(f"{key} *\n")
+    node = start_node(api_keys_file=str(keys))
+    device = pages.open("device", f"{node.url}/console/device")
+    console = pages.open("console", f"{node.url}/console")
+    expect(by_testid(console, "key-form")).to_be_visible()  # keys configured, none given
+    by_testid(console, "key-input").fill(key)
+    by_testid(console, "key-submit").click()
+    console.wait_for_selector(f'[data-testid="node-row"][data-node-id="{node.node_id}"]')
+    expect(by_testid(console, "auth-status")).to_be_visible()
+
+    connect_device(device, device_number())
+    registration_id = register_application(device, "com.example.news")
+    notification_id = send_from_console(console, registration_id, "look me up")
+    by_testid(console, "send-lookup").click()
+    expect(by_testid(console, "notification-result-id")).to_have_text(notification_id)
+    by_testid(wait_for_notification(device, "look me up"), "notification-reject").click()
+    status = by_testid(console, "notification-status")
+    console.wait_for_selector('[data-testid="send-status"][data-status="rejected"]')
+    by_testid(console, "notification-refresh").click()
+    expect(status).to_have_attribute("data-status", "rejected")
+    expect(by_testid(console, "notification-cancel")).to_be_disabled()
     assert pages.errors == []
