@@ -11,6 +11,10 @@ Usage:
 - ``python scripts/redis_probe.py idle [N] [SECONDS] [NODE_ARG...]`` (default 2000,
   60): one node process with N registered and activated idle devices; prints the
   commands Redis ran (``INFO commandstats``) and its CPU over SECONDS.
+- ``python scripts/redis_probe.py scripts [N] [ROUNDS]`` (default 200, 50): N activated
+  clients get ROUNDS notifications each, every one acknowledged (``send`` then a
+  channel step); prints the server's time in the scripts (``INFO commandstats``) and
+  the commands it ran, per notification.
 """
 
 from __future__ import annotations
@@ -145,6 +149,38 @@ async def counters(client: Any) -> tuple[dict[str, int], float]:
     return calls, float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
+async def script_cost(count: int, rounds: int) -> None:
+    server = EmbeddedRedis(port=free_port())
+    server.start()
+    store = Store(Settings(redis_url=server.url, node_id="probe"))
+    try:
+        await store.load_scripts()
+        clients = await chunked([f"cost-{i}" for i in range(count)], store.register)
+        apps = await chunked(clients, lambda c: store.register_application(c, None, "com.x", 5))
+        epochs = await chunked(clients, lambda c: store.activate(c, None, "probe", "conn"))
+        outgoing = [Outgoing(r, "x" * 64, 600) for r in apps]
+        await store.link.submit([("CONFIG", "RESETSTAT")])
+        for _ in range(rounds):
+            sent = await chunked(outgoing, lambda item: store.send(item, 1000, EVERY_APPLICATION))
+            steps = [
+                ((client_id[:11], epoch, 0, 0), {accepted.notification_id: True})
+                for client_id, epoch, accepted in zip(clients, epochs, sent, strict=True)
+            ]
+            await chunked(steps, lambda step: channel_step(store, *step))
+        (stats,) = await store.link.submit([("INFO", "commandstats")])
+    finally:
+        await store.close()
+        server.stop()
+    total = count * rounds
+    fields = dict(line.split(":", 1) for line in stats.splitlines() if line.startswith("cmdstat_"))
+    scripts = dict(part.split("=") for part in fields["cmdstat_evalsha"].split(","))
+    commands = sum(int(value.split(",")[0].split("=")[1]) for value in fields.values())
+    print(
+        f"{total} notifications: {int(scripts['usec']) / total:.1f} us in scripts and "
+        f"{commands / total:.1f} commands per notification (sent and acknowledged)"
+    )
+
+
 def main(argv: list[str]) -> None:
     kind, rest = (argv[0] if argv else "memory"), argv[1:]
     if kind == "memory":
@@ -153,6 +189,8 @@ def main(argv: list[str]) -> None:
         count = int(rest[0]) if rest else 2000
         seconds = float(rest[1]) if rest[1:] else 60.0
         asyncio.run(idle(count, seconds, rest[2:]))
+    elif kind == "scripts":
+        asyncio.run(script_cost(int(rest[0]) if rest else 200, int(rest[1]) if rest[1:] else 50))
     else:
         raise SystemExit(__doc__)
 

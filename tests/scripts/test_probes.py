@@ -31,3 +31,9 @@ def test_python_heap_probe() -> None:
     out = run_script("memory_probe.py", "50")
     heap = re.search(r"Python heap per connection: ([\d.]+) KiB", out)
     assert heap and 0 < float(heap.group(1)) < 64, out
+
+
+def test_script_cost_probe() -> None:
+    out = run_script("redis_probe.py", "scripts", "20", "3")
+    cost = re.search(r"60 notifications: ([\d.]+) us in scripts and ([\d.]+) commands", out)
+    assert cost and float(cost.group(1)) > 0 and float(cost.group(2)) > 10, out

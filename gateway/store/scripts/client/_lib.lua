@@ -16,9 +16,10 @@ local DEADLINES, COLLAPSE, NOTE = BASE .. 'deadlines', BASE .. 'collapse', BASE 
 local BUS, NOW, KEEP = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 -- End a pending notification: out of the queue, payload dropped, status kept for KEEP ms.
-local function finish(id, status, finished)
+-- `fields` are its hash's reg, ck and st when the caller has read them already.
+local function finish(id, status, finished, fields)
   local key = NOTE .. id
-  local fields = redis.call('HMGET', key, 'reg', 'ck', 'st')
+  fields = fields or redis.call('HMGET', key, 'reg', 'ck', 'st')
   redis.call('ZREM', QUEUE, id)
   redis.call('ZREM', DEADLINES, id)
   if fields[2] and fields[3] == 'queued' then
@@ -81,8 +82,9 @@ end
 
 -- Record that the client was seen in period `period` (a coarse clock, see
 -- store/expiry.py); returns 1 when that is news, so the node re-files the client.
-local function seen(period)
-  if redis.call('HGET', CLIENT, 'seen') == period then
+-- `last` is the client's `seen` field when the caller has read it already.
+local function seen(period, last)
+  if (last or redis.call('HGET', CLIENT, 'seen')) == period then
     return 0
   end
   redis.call('HSET', CLIENT, 'seen', period)

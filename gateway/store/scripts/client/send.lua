@@ -18,7 +18,9 @@ end
 if not covers(ARGV[12], app) then
   return told({403, 0, 0, 0, 0})
 end
-local news = seen(ARGV[14])
+-- One read of the client hash for the last-seen clock and the channel's owner.
+local client = redis.call('HMGET', CLIENT, 'seen', 'node', 'epoch')
+local news = seen(ARGV[14], client[1])
 local idem = false
 if ARGV[13] ~= '' then
   idem = BASE .. 'idem:' .. reg .. ':' .. ARGV[13]
@@ -47,8 +49,7 @@ if idem then
 end
 local key = NOTE .. id
 local ttl = tonumber(ARGV[7])
-local owner = redis.call('HMGET', CLIENT, 'node', 'epoch')
-local node = owner[1]
+local node = client[2]
 if ttl == 0 and not node then
   redis.call('HSET', key, 'reg', reg, 'app', app, 'at', NOW, 'dl', NOW, 'st', 'expired', 'ft', NOW)
   redis.call('PEXPIRE', key, KEEP)
@@ -73,4 +74,4 @@ if node == ARGV[11] then
 elseif node then
   tell(node, 'ring ' .. TAG)
 end
-return told({'queued', expired, replaced and 1 or 0, here, news, seq, owner[2], app, NOW})
+return told({'queued', expired, replaced and 1 or 0, here, news, seq, client[3], app, NOW})

@@ -32,9 +32,12 @@ for i = 8, 7 + marks do
 end
 for i = 8 + marks, #ARGV, 2 do
   local id = ARGV[i]
-  if redis.call('ZSCORE', QUEUE, id) then
-    table.insert(out, redis.call('HGET', NOTE .. id, 'at'))
-    finish(id, ARGV[i + 1])
+  -- Pending (in the queue) is exactly the statuses queued and sent: finish() takes a
+  -- notification out of the queue as it gives it its final status, in one script.
+  local f = redis.call('HMGET', NOTE .. id, 'reg', 'ck', 'st', 'at')
+  if f[3] == 'queued' or f[3] == 'sent' then
+    table.insert(out, f[4])
+    finish(id, ARGV[i + 1], nil, f)
   else
     table.insert(out, false)
   end
