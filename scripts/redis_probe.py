@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from gateway.client import Device
 from gateway.node.embedded import EmbeddedRedis
 from gateway.runtime.settings import Settings
 from gateway.store import EVERY_APPLICATION, Outgoing, Pending, Store
+from gateway.store.base import client_tag
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -55,12 +56,22 @@ async def used_memory(store: Store) -> int:
     return int(line.split(":")[1])
 
 
-async def memory(count: int, payload: int) -> None:
+@contextlib.asynccontextmanager
+async def fresh_store() -> AsyncIterator[Store]:
+    """An in-process store on a valkey-server of its own, removed afterwards."""
     server = EmbeddedRedis(port=free_port())
     server.start()
     store = Store(Settings(redis_url=server.url, node_id="probe"))
     try:
         await store.load_scripts()
+        yield store
+    finally:
+        await store.close()
+        server.remove()
+
+
+async def memory(count: int, payload: int) -> None:
+    async with fresh_store() as store:
         empty = await used_memory(store)
         numbers = [str(5465465416846865465 + i) for i in range(count)]
         clients = await chunked(numbers, store.register)
@@ -74,9 +85,6 @@ async def memory(count: int, payload: int) -> None:
         pending = await used_memory(store)
         await chunked(clients, lambda c: deliver(store, c))
         final = await used_memory(store)
-    finally:
-        await store.close()
-        server.remove()
     print(
         f"{count} devices, payload {payload} B: per registered device "
         f"{(registered - empty) / count:.0f} B, per application "
@@ -88,7 +96,7 @@ async def memory(count: int, payload: int) -> None:
 
 async def deliver(store: Store, client_id: str) -> None:
     """Activate, read the one notification, acknowledge it, release the channel."""
-    tag, conn = client_id[:11], "probe-" + client_id[:8]
+    tag, conn = client_tag(client_id), "probe-" + client_id[:8]
     epoch = await store.activate(client_id, None, "probe", conn)
     (note,) = await channel_step(store, (tag, epoch, 0, 10), {}) or []
     await channel_step(store, (tag, epoch, note.seq, 0), {note.notification_id: True})
@@ -150,11 +158,7 @@ async def counters(client: Any) -> tuple[dict[str, int], float]:
 
 
 async def script_cost(count: int, rounds: int) -> None:
-    server = EmbeddedRedis(port=free_port())
-    server.start()
-    store = Store(Settings(redis_url=server.url, node_id="probe"))
-    try:
-        await store.load_scripts()
+    async with fresh_store() as store:
         clients = await chunked([f"cost-{i}" for i in range(count)], store.register)
         apps = await chunked(clients, lambda c: store.register_application(c, None, "com.x", 5))
         epochs = await chunked(clients, lambda c: store.activate(c, None, "probe", "conn"))
@@ -163,14 +167,11 @@ async def script_cost(count: int, rounds: int) -> None:
         for _ in range(rounds):
             sent = await chunked(outgoing, lambda item: store.send(item, 1000, EVERY_APPLICATION))
             steps = [
-                ((client_id[:11], epoch, 0, 0), {accepted.notification_id: True})
+                ((client_tag(client_id), epoch, 0, 0), {accepted.notification_id: True})
                 for client_id, epoch, accepted in zip(clients, epochs, sent, strict=True)
             ]
             await chunked(steps, lambda step: channel_step(store, *step))
         (stats,) = await store.link.submit([("INFO", "commandstats")])
-    finally:
-        await store.close()
-        server.stop()
     total = count * rounds
     fields = dict(line.split(":", 1) for line in stats.splitlines() if line.startswith("cmdstat_"))
     scripts = dict(part.split("=") for part in fields["cmdstat_evalsha"].split(","))

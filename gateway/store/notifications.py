@@ -101,10 +101,10 @@ class Notifications(Expiry):
             self.tell(channel, doorbell.message())
         return rest, doorbell if rest[3] else None
 
-    def _ring_stored(self, plan: tuple[str, str] | None, reply: Any) -> None:
+    def _ring_stored(self, plan: tuple[str, str], reply: Any) -> None:
         """Ring the channel of a notification that was stored though its answer is an
         error (not replicated in time): over the bus, this node's own channel included."""
-        if plan is None or isinstance(reply, Exception) or reply[0] != "queued":
+        if isinstance(reply, Exception) or reply[0] != "queued":
             return
         # A ring without the notification: a failover may still lose it, and a channel
         # must not move past what its next primary does not have.

@@ -120,15 +120,12 @@ class Channel:
         """Activated again on the same connection: resend what is unacknowledged."""
         self.epoch = epoch
         self.inflight.clear()
-        self._rewind()
+        self.reread()
 
     def reread(self) -> None:
         """Read again from the oldest pending notification: after the link to Redis
         recovered, whose new primary (a failover) may not have had what this channel had
         already read or been given; what is sent twice is told apart by the device."""
-        self._rewind()
-
-    def _rewind(self) -> None:
         self.cursor = 0
         self._rewound = self._round_trip is not None  # its reply must not move the cursor
         self.ring()
@@ -151,14 +148,10 @@ class Channel:
             and note.seq == self.cursor + 1
             and len(self.inflight) < self.window
         ):
-            self.cursor = note.seq
-            self.inflight[note.notification_id] = None
             if not self._marks:
                 asyncio.get_running_loop().call_later(_RECORD_DELAY, self._record)
             self._marks.append(note.notification_id)
-            self.outlet.send(delivery_frame(note))
-            if log.isEnabledFor(logging.DEBUG):
-                self._log_pushed([note])
+            self._write([note])
         else:
             self.ring()
 
@@ -234,13 +227,12 @@ class Channel:
             self._again = False  # (a full window: more may be waiting)
             self.ring()
 
-    def _log_pushed(self, batch: list[Pending]) -> None:
-        pushed = [note.notification_id for note in batch]
-        log.debug("pushing %d", len(batch), extra={"client_tag": self.tag, "notifications": pushed})
-
     def _write(self, batch: list[Pending]) -> None:
         if batch and log.isEnabledFor(logging.DEBUG):
-            self._log_pushed(batch)
+            pushed = [note.notification_id for note in batch]
+            log.debug(
+                "pushing %d", len(batch), extra={"client_tag": self.tag, "notifications": pushed}
+            )
         for note in batch:
             self.inflight[note.notification_id] = None
             self.cursor = note.seq
