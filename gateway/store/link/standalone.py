@@ -80,6 +80,11 @@ class StandaloneLink(Link):
     def __init__(self, url: str, options: LinkOptions) -> None:
         super().__init__(options, redis_address(url))
         self._url = url
+        # hiredis packing on plain TCP; for rediss:// and unix:// redis-py's own class (a
+        # connection_class given here would replace it: newer redis-py let it win).
+        packed: dict[str, Any] = (
+            {"connection_class": PackedConnection} if urlsplit(url).scheme == "redis" else {}
+        )
         # No read timeout per reply: every exchange is bounded as a whole by the lane.
         pool = redis.ConnectionPool.from_url(
             url,
@@ -89,7 +94,7 @@ class StandaloneLink(Link):
             socket_connect_timeout=options.timeout,
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,
-            connection_class=PackedConnection,
+            **packed,
         )
         self._pool = pool
         self._lane = Lane(self.address, PoolSource(pool), self)
