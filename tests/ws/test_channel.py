@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gateway.protocol import ids
 from gateway.runtime.settings import Settings
@@ -82,3 +83,52 @@ async def test_reread_during_a_round_trip_is_not_undone_by_its_reply(store: Stor
     channel.reread()
     await wait_for(lambda: len(outlet.sent) >= 6, timeout=STEP)
     assert outlet.sent == pending * 2 and channel.cursor > 0
+
+
+def sent_count() -> float:
+    return REGISTRY.get_sample_value("aoi_notifications_total", {"outcome": "sent"}) or 0.0
+
+
+async def doorbell_notification(store: Store, channel: Channel, registration_id: str) -> str:
+    """A notification stored on this node and offered to its channel as a doorbell
+    carrying it (written at once, its ``sent`` not recorded yet)."""
+    async with asyncio.timeout(STEP):
+        accepted = await store.send(Outgoing(registration_id, "rung", 60), 100, EVERY_APPLICATION)
+    doorbell = accepted.ring_here
+    assert doorbell is not None and doorbell.note is not None
+    channel.offer(doorbell.note, doorbell.epoch)
+    return accepted.notification_id
+
+
+async def status_of(store: Store, notification_id: str) -> str:
+    async with asyncio.timeout(STEP):
+        return (await store.status(notification_id, EVERY_APPLICATION)).status
+
+
+@pytest.mark.parametrize("acknowledged", [True, False], ids=["acknowledged", "not-acknowledged"])
+async def test_a_notification_written_from_a_doorbell_is_recorded_sent_once(
+    store: Store, acknowledged: bool
+) -> None:
+    """Acknowledged before its ``sent`` was recorded, the one round trip that carries
+    both ends it delivered; left unacknowledged, it is recorded as sent on its own."""
+    outlet = Recorder()
+    channel, pending = await active_channel(store, outlet)
+    channel.start()
+    await wait_for(lambda: outlet.sent == pending, timeout=STEP)
+    for notification_id in pending:
+        channel.acknowledge(notification_id, True)
+    await wait_for(lambda: not channel.inflight, timeout=STEP)
+    async with asyncio.timeout(STEP):
+        registration_id = (await store.status(pending[0], EVERY_APPLICATION)).registrationID
+    before = sent_count()
+    rung = await doorbell_notification(store, channel, registration_id)
+    assert outlet.sent[-1] == rung  # written without reading it back
+    if acknowledged:
+        assert channel.acknowledge(rung, True)
+    final = "delivered" if acknowledged else "sent"
+
+    async def ended() -> bool:
+        return await status_of(store, rung) == final
+
+    await wait_for(ended, timeout=STEP)
+    await wait_for(lambda: sent_count() == before + 1, timeout=STEP)

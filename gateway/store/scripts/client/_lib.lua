@@ -13,7 +13,9 @@ local BASE = string.sub(CLIENT, 1, -7)
 local TAG = string.match(CLIENT, '{(.-)}')
 local APPS, REGS, QUEUE = BASE .. 'apps', BASE .. 'regs', BASE .. 'queue'
 local DEADLINES, COLLAPSE, NOTE = BASE .. 'deadlines', BASE .. 'collapse', BASE .. 'n:'
-local BUS, NOW, KEEP = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+-- NOW and KEEP stay strings: that is what Redis takes, and each conversion of a Lua
+-- number back to a string costs a printf (Lua turns them into numbers where summed).
+local BUS, NOW, KEEP = ARGV[1], ARGV[2], ARGV[3]
 
 -- End a pending notification: out of the queue, payload dropped, status kept for KEEP ms.
 -- `fields` are its hash's reg, ck and st when the caller has read them already.

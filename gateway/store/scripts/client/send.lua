@@ -59,15 +59,16 @@ if ttl == 0 then
   ttl = tonumber(ARGV[10])
 end
 local deadline = NOW + ttl
+local dl = tostring(deadline)
 local seq = redis.call('HINCRBY', CLIENT, 'seq', 1)
-redis.call('HSET', key, 'reg', reg, 'app', app, 'pl', ARGV[6], 'at', NOW, 'dl', deadline, 'st', 'queued')
+redis.call('HSET', key, 'reg', reg, 'app', app, 'pl', ARGV[6], 'at', NOW, 'dl', dl, 'st', 'queued')
 if collapse ~= '' then
   redis.call('HSET', key, 'ck', collapse)
   redis.call('HSET', COLLAPSE, reg .. ':' .. collapse, id)
 end
 redis.call('PEXPIREAT', key, deadline + KEEP)
 redis.call('ZADD', QUEUE, seq, id)
-redis.call('ZADD', DEADLINES, deadline, id)
+redis.call('ZADD', DEADLINES, dl, id)
 local here = 0
 if node == ARGV[11] then
   here = 1
