@@ -109,7 +109,7 @@ class ShardedSubscription(Subscription):
     async def close(self) -> None:
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
         if self._client is not None:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 await self._client.aclose()

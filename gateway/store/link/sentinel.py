@@ -64,7 +64,7 @@ class SentinelLink(Link):
         super().__init__(options, f"sentinel://{addresses}/{service}")
         timeout = options.timeout
         no_retry = Retry(NoBackoff(), 0)
-        self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        self._sentinel = Sentinel(
             parse_addresses(addresses),
             sentinel_kwargs={
                 "socket_timeout": timeout,

@@ -61,7 +61,7 @@ class PubSubSubscription(Subscription):
 
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError, TimeoutError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             await self._client.aclose()
 
