@@ -1,4 +1,7 @@
--- Shared prologue of every client script (prepended when scripts load).
+-- Shared prologue of the client scripts. A script gets the lines above the first
+-- section, then each section below (a line `--@ NAME...` up to the next) whose names it
+-- uses, or that a section it gets uses (store/scripting.py): every name costs each call
+-- of a script that defines it, used or not.
 -- KEYS[1] is the client hash, aoi:{tag}:client; the client's other keys share its
 -- prefix and so its hash tag and slot (safe to touch under Redis Cluster):
 --   apps (applicationID -> registrationID), regs (registrationID -> applicationID),
@@ -7,16 +10,29 @@
 --   reg app pl at dl st ck ft), idem:<registrationID>:<key> (notificationID of an idempotent
 --   send, kept as long as a final status).
 -- ARGV: 1 bus channel prefix (for tell), 2 now (ms), 3 how long a final status stays readable (ms);
--- script arguments start at 4.
+-- script arguments start at 4. NOW and KEEP stay strings: that is what Redis takes, and
+-- each conversion of a Lua number back to a string costs a printf (Lua turns them into
+-- numbers where summed).
 local CLIENT = KEYS[1]
 local BASE = string.sub(CLIENT, 1, -7)
-local TAG = string.match(CLIENT, '{(.-)}')
-local APPS, REGS, QUEUE = BASE .. 'apps', BASE .. 'regs', BASE .. 'queue'
-local DEADLINES, COLLAPSE, NOTE = BASE .. 'deadlines', BASE .. 'collapse', BASE .. 'n:'
--- NOW and KEEP stay strings: that is what Redis takes, and each conversion of a Lua
--- number back to a string costs a printf (Lua turns them into numbers where summed).
-local BUS, NOW, KEEP = ARGV[1], ARGV[2], ARGV[3]
+local NOW, KEEP = ARGV[2], ARGV[3]
 
+--@ TAG
+local TAG = string.match(CLIENT, '{(.-)}')
+--@ APPS
+local APPS = BASE .. 'apps'
+--@ REGS
+local REGS = BASE .. 'regs'
+--@ QUEUE
+local QUEUE = BASE .. 'queue'
+--@ DEADLINES
+local DEADLINES = BASE .. 'deadlines'
+--@ COLLAPSE
+local COLLAPSE = BASE .. 'collapse'
+--@ NOTE
+local NOTE = BASE .. 'n:'
+
+--@ finish
 -- End a pending notification: out of the queue, payload dropped, status kept for KEEP ms.
 -- `fields` are its hash's reg, ck and st when the caller has read them already.
 local function finish(id, status, finished, fields)
@@ -35,6 +51,7 @@ local function finish(id, status, finished, fields)
   redis.call('PEXPIRE', key, KEEP)
 end
 
+--@ sweep
 -- Expire the pending notifications whose deadline has passed; returns how many.
 local function sweep()
   local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, 200)
@@ -44,13 +61,14 @@ local function sweep()
   return #due / 2
 end
 
+--@ tell told
 -- Tell the node holding a connection something (a doorbell, never data that matters).
 -- The caller publishes it once the script answered: on Redis Cluster the node's bus
 -- channel may live on another shard, out of a script's reach. told() appends the
 -- channel and the message (or false, false) to a script's reply.
 local TELL = {false, false}
 local function tell(node, message)
-  TELL = {BUS .. node, message}
+  TELL = {ARGV[1] .. node, message}
 end
 
 local function told(reply)
@@ -59,11 +77,13 @@ local function told(reply)
   return reply
 end
 
+--@ owns
 local function owns(node, conn)
   local owner = redis.call('HMGET', CLIENT, 'node', 'conn')
   return owner[1] == node and owner[2] == conn, owner[1], owner[2]
 end
 
+--@ remove_client
 -- Remove the whole client; its pending notifications end cancelled. The node that
 -- holds its channel, if another connection than (node, conn), is told to close it
 -- with 4002. Returns {deviceNumber, expired, cancelled}.
@@ -82,6 +102,7 @@ local function remove_client(node, conn)
   return {device, expired, #pending}
 end
 
+--@ seen
 -- Record that the client was seen in period `period` (a coarse clock, see
 -- store/expiry.py); returns 1 when that is news, so the node re-files the client.
 -- `last` is the client's `seen` field when the caller has read it already.
@@ -93,6 +114,7 @@ local function seen(period, last)
   return 1
 end
 
+--@ refused
 -- Whether a request may touch the client `id`: 404 when CLIENT is not that client, 403 when
 -- `device` (the connection's authenticated deviceNumber, '' without device authentication)
 -- is not the deviceNumber that registered it; nil when it may. Checked before any change.
@@ -107,12 +129,14 @@ local function refused(id, device)
   return nil
 end
 
+--@ covers
 -- Whether an API key's scope covers an application: '' covers every one, else the scope
 -- holds each applicationID it covers between newlines.
 local function covers(scope, app)
   return scope == '' or string.find(scope, '\n' .. app .. '\n', 1, true) ~= nil
 end
 
+--@ unreachable
 -- Whether a request may touch the notification `id`: 404 when it is unknown, 403 when
 -- `scope` does not cover its application (see covers); nil when it may.
 local function unreachable(id, scope)
