@@ -12,9 +12,10 @@ Usage:
   60): one node process with N registered and activated idle devices; prints the
   commands Redis ran (``INFO commandstats``) and its CPU over SECONDS.
 - ``python scripts/redis_probe.py scripts [N] [ROUNDS]`` (default 200, 50): N activated
-  clients get ROUNDS notifications each, every one acknowledged (``send`` then a
-  channel step); prints the server's time in the scripts (``INFO commandstats``) and
-  the commands it ran, per notification.
+  clients get ROUNDS notifications each, every one written from its doorbell and
+  acknowledged (``send``, then one channel step with its mark and its acknowledgement,
+  as on a loaded node); prints the server's time in the scripts (``INFO commandstats``),
+  the commands it ran and its CPU (``INFO cpu``), per notification.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from gateway.bench.nodeprocess import NodeProcess, free_port
 from gateway.client import Device
 from gateway.node.embedded import EmbeddedRedis
 from gateway.runtime.settings import Settings
-from gateway.store import EVERY_APPLICATION, Outgoing, Pending, Store
+from gateway.store import EVERY_APPLICATION, Accepted, Outgoing, Pending, Store
 from gateway.store.base import client_tag
 
 T = TypeVar("T")
@@ -104,11 +105,15 @@ async def deliver(store: Store, client_id: str) -> None:
 
 
 async def channel_step(
-    store: Store, where: tuple[str, int, int, int], acks: dict[str, bool]
+    store: Store,
+    where: tuple[str, int, int, int],
+    acks: dict[str, bool],
+    marks: Sequence[str] = (),
 ) -> list[Pending] | None:
-    """One round trip of a channel: acknowledge, then read up to ``limit`` after
-    ``after_seq``; ``where`` is (tag, epoch, after_seq, limit), see ``Store.begin_sync``."""
-    done = store.begin_sync(*where, acks)
+    """One round trip of a channel: record ``marks`` (written from a doorbell) as sent,
+    acknowledge, then read up to ``limit`` after ``after_seq``; ``where`` is (tag, epoch,
+    after_seq, limit), see ``Store.begin_sync``."""
+    done = store.begin_sync(*where, acks, marks)
     with contextlib.suppress(Exception):
         await done
     return store.end_sync(done, acks)
@@ -157,6 +162,13 @@ async def counters(client: Any) -> tuple[dict[str, int], float]:
     return calls, float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
+async def server_cpu(store: Store) -> float:
+    """Seconds of CPU the server has used (``INFO cpu``)."""
+    (info,) = await store.link.submit([("INFO", "cpu")])
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    return float(fields["used_cpu_sys"]) + float(fields["used_cpu_user"])
+
+
 async def script_cost(count: int, rounds: int) -> None:
     async with fresh_store() as store:
         clients = await chunked([f"cost-{i}" for i in range(count)], store.register)
@@ -164,13 +176,14 @@ async def script_cost(count: int, rounds: int) -> None:
         epochs = await chunked(clients, lambda c: store.activate(c, None, "probe", "conn"))
         outgoing = [Outgoing(r, "x" * 64, 600) for r in apps]
         await store.link.submit([("CONFIG", "RESETSTAT")])
+        started = await server_cpu(store)
         for _ in range(rounds):
             sent = await chunked(outgoing, lambda item: store.send(item, 1000, EVERY_APPLICATION))
-            steps = [
-                ((client_tag(client_id), epoch, 0, 0), {accepted.notification_id: True})
-                for client_id, epoch, accepted in zip(clients, epochs, sent, strict=True)
-            ]
-            await chunked(steps, lambda step: channel_step(store, *step))
+            await chunked(
+                [(client_tag(c), e, a) for c, e, a in zip(clients, epochs, sent, strict=True)],
+                lambda step: doorbell_step(store, *step),
+            )
+        cpu = await server_cpu(store) - started
         (stats,) = await store.link.submit([("INFO", "commandstats")])
     total = count * rounds
     fields = dict(line.split(":", 1) for line in stats.splitlines() if line.startswith("cmdstat_"))
@@ -178,8 +191,18 @@ async def script_cost(count: int, rounds: int) -> None:
     commands = sum(int(value.split(",")[0].split("=")[1]) for value in fields.values())
     print(
         f"{total} notifications: {int(scripts['usec']) / total:.1f} us in scripts and "
-        f"{commands / total:.1f} commands per notification (sent and acknowledged)"
+        f"{commands / total:.1f} commands per notification (sent and acknowledged), "
+        f"{cpu * 1e6 / total:.1f} us of server CPU"
     )
+
+
+async def doorbell_step(store: Store, tag: str, epoch: int, accepted: Accepted) -> None:
+    """The channel step of a notification its channel wrote from a doorbell (the
+    notification came with it): its mark and its acknowledgement in one round trip."""
+    doorbell = accepted.ring_here
+    after = doorbell.note.seq if doorbell is not None and doorbell.note is not None else 0
+    nid = accepted.notification_id
+    await channel_step(store, (tag, epoch, after, 1), {nid: True}, [nid])
 
 
 def main(argv: list[str]) -> None:
