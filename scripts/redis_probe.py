@@ -51,10 +51,14 @@ async def chunked(items: Sequence[T], work: Callable[[T], Awaitable[U]]) -> list
     return done
 
 
+async def info(store: Store, section: str) -> dict[str, str]:
+    """The fields of one ``INFO`` section of the store's server."""
+    (text,) = await store.link.submit([("INFO", section)])
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
 async def used_memory(store: Store) -> int:
-    (info,) = await store.link.submit([("INFO", "memory")])
-    line = next(line for line in info.splitlines() if line.startswith("used_memory:"))
-    return int(line.split(":")[1])
+    return int((await info(store, "memory"))["used_memory"])
 
 
 @contextlib.asynccontextmanager
@@ -164,8 +168,7 @@ async def counters(client: Any) -> tuple[dict[str, int], float]:
 
 async def server_cpu(store: Store) -> float:
     """Seconds of CPU the server has used (``INFO cpu``)."""
-    (info,) = await store.link.submit([("INFO", "cpu")])
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = await info(store, "cpu")
     return float(fields["used_cpu_sys"]) + float(fields["used_cpu_user"])
 
 
@@ -184,9 +187,9 @@ async def script_cost(count: int, rounds: int) -> None:
                 lambda step: doorbell_step(store, *step),
             )
         cpu = await server_cpu(store) - started
-        (stats,) = await store.link.submit([("INFO", "commandstats")])
+        stats = await info(store, "commandstats")
     total = count * rounds
-    fields = dict(line.split(":", 1) for line in stats.splitlines() if line.startswith("cmdstat_"))
+    fields = {name: value for name, value in stats.items() if name.startswith("cmdstat_")}
     scripts = dict(part.split("=") for part in fields["cmdstat_evalsha"].split(","))
     commands = sum(int(value.split(",")[0].split("=")[1]) for value in fields.values())
     print(
